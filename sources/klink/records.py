@@ -1,0 +1,187 @@
+"""Turn API records into warehouse rows: one shape per resource, parsed timestamps, typed custom fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+
+import orjson
+import pendulum
+
+from .settings import CUSTOM_FIELD_TYPES
+
+# Bumped when the row shape this module produces changes, so every row is rewritten once.
+NORMALIZER_VERSION = b"1"
+
+TIMESTAMP_KEYS = frozenset({"createdAt", "updatedAt", "deletedAt", "deletedaAt", "startedDate", "closedAt"})
+
+Record = Dict[str, Any]
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """A short, stable content hash of an API record (key order does not matter)."""
+    payload = orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.blake2b(NORMALIZER_VERSION + payload, digest_size=8).hexdigest()
+
+
+def parse_timestamp(value: Any) -> Any:
+    """Parse every documented timestamp format into an aware datetime; other values pass through.
+
+    Formats seen in the docs: `2026-01-08T04:42:59.028Z`, `2026-01-09T03:42:38.000000Z`,
+    `2026-01-08T16:34:34.542193005Z` (ns, truncated to µs) and `2026-03-30 08:30:00.000+00`.
+    """
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        parsed = dt.datetime.fromisoformat(value)  # fast path, handles all of the above on 3.11+
+    except ValueError:
+        try:
+            parsed = pendulum.parse(value, strict=False)  # type: ignore[assignment]
+        except Exception:
+            return value  # left as text; dlt puts it in a variant column rather than losing it
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed
+
+
+def parse_timestamps(obj: Any) -> Any:
+    """Parse the documented timestamp keys at any depth, in place."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in TIMESTAMP_KEYS:
+                obj[key] = parse_timestamp(value)
+            elif isinstance(value, (dict, list)):
+                parse_timestamps(value)
+    elif isinstance(obj, list):
+        for item in obj:
+            if isinstance(item, (dict, list)):
+                parse_timestamps(item)
+    return obj
+
+
+def coerce_custom_value(value: Any, field_type: Optional[str]) -> Any:
+    """Coerce a custom field value to the column type its form field declares; None if it can't."""
+    target = CUSTOM_FIELD_TYPES.get(field_type or "text", "text")
+    if value is None or value == "":
+        return None
+    try:
+        if target == "double":
+            return float(value)
+        if target == "bool":
+            if isinstance(value, str):
+                return value.strip().lower() in {"true", "1", "yes", "on"}
+            return bool(value)
+        if target == "date":
+            return dt.date.fromisoformat(str(value)[:10])
+        if target == "json":
+            return value if isinstance(value, (list, dict)) else [value]
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _as_text(value: Any) -> Optional[str]:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def _children(items: Any, parent_key: str, parent_id: Any) -> List[Record]:
+    if not isinstance(items, list):
+        return []
+    out = []
+    for item in items:
+        row = dict(item) if isinstance(item, dict) else {"value": item}
+        row[parent_key] = parent_id
+        out.append(row)
+    return out
+
+
+def _custom_field_rows(items: Any, parent_key: str, parent_id: Any) -> List[Record]:
+    rows = _children(items, parent_key, parent_id)
+    for row in rows:
+        row["value"] = _as_text(row.get("value"))
+    return rows
+
+
+def normalize_contact(record: Record, field_types: Mapping[str, str]) -> Record:
+    """One row shape for both documented contact shapes (seed `email`/`phone`, webhook `contactEmails`)."""
+    row = dict(record)
+    cid = row.get("id")
+    emails = row.pop("contactEmails", None) if "contactEmails" in row else row.pop("email", None)
+    phones = row.pop("contactPhones", None) if "contactPhones" in row else row.pop("phone", None)
+    row["emails"] = _children(emails, "contact_id", cid)
+    row["phones"] = _children(phones, "contact_id", cid)
+    if isinstance(row.get("company"), str):  # webhook table: "company String/null company name"
+        row["company"] = {"name": row["company"]}
+    if "contactNumber" in row:
+        row["contactNumber"] = _as_text(row["contactNumber"])  # Integer in one doc table, a phone string elsewhere
+    row["tags"] = _children(row.get("tags"), "contact_id", cid)
+    for key in ("platformContacts", "contact_groups", "contactGroups"):
+        if key in row:
+            row[key] = _children(row[key], "contact_id", cid)
+    fields = row.pop("customFields", None) if "customFields" in row else row.pop("custom_fields", None)
+    row["custom_fields"] = _custom_field_rows(fields, "contact_id", cid)
+    custom: Dict[str, Any] = {}
+    for item in row["custom_fields"]:
+        name = item.get("system_name")
+        if name:
+            custom[name] = coerce_custom_value(item.get("value"), field_types.get(name, item.get("type")))
+    row["custom"] = custom
+    return parse_timestamps(row)
+
+
+def normalize_ticket(record: Record, field_types: Mapping[str, str]) -> Record:
+    """Ticket row: `customFields` object becomes typed `custom__*` columns, tags a child table."""
+    row = dict(record)
+    tid = row.get("id")
+    fields = row.pop("customFields", None) if "customFields" in row else row.pop("custom_fields", None)
+    if isinstance(fields, dict):
+        row["custom"] = {k: coerce_custom_value(v, field_types.get(k)) for k, v in fields.items()}
+    elif isinstance(fields, list):
+        row["custom"] = {
+            i["system_name"]: coerce_custom_value(i.get("value"), field_types.get(i["system_name"], i.get("type")))
+            for i in fields
+            if isinstance(i, dict) and i.get("system_name")
+        }
+    row["tags"] = _children(row.get("tags"), "ticket_id", tid)
+    return parse_timestamps(row)
+
+
+def normalize_cx_log(record: Record, field_types: Mapping[str, str]) -> Record:
+    """CX log row: timestamps parsed; embedded contact kept flat (its lists stay JSON)."""
+    return parse_timestamps(dict(record))
+
+
+def normalize_plain(record: Record, field_types: Mapping[str, str]) -> Record:
+    """Rows with no special shape (tags, channels, fields, groups, activities)."""
+    return parse_timestamps(dict(record))
+
+
+def flatten_categories(nodes: Any, parent_id: Any = None, level: int = 1) -> Iterator[Record]:
+    """Walk the category tree (`childCategoryList`, any depth) into flat records without children."""
+    if not isinstance(nodes, list):
+        return
+    for node in nodes:
+        if not isinstance(node, dict):
+            continue
+        flat = {k: v for k, v in node.items() if k != "childCategoryList"}
+        flat.setdefault("parentId", parent_id)
+        if flat.get("parentId") is None:
+            flat["parentId"] = parent_id
+        flat.setdefault("level", level)
+        yield flat
+        yield from flatten_categories(node.get("childCategoryList"), node.get("id"), level + 1)
+
+
+NORMALIZERS: Dict[str, Callable[[Record, Mapping[str, str]], Record]] = {
+    "contacts": normalize_contact,
+    "tickets": normalize_ticket,
+    "cx_logs": normalize_cx_log,
+}
+
+
+def normalizer_for(resource: str) -> Callable[[Record, Mapping[str, str]], Record]:
+    """The row builder for `resource`."""
+    return NORMALIZERS.get(resource, normalize_plain)

@@ -1,0 +1,253 @@
+"""One generic generator per resource mode (full scan, category tree, cx-log windows)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import dlt
+from dlt.common import logger
+from dlt.common.schema.typing import TColumnSchema
+
+from .changes import DELETIONS_TABLE, REJECTED_TABLE, RUNS_TABLE, ChangeTracker, read_known_hashes
+from .client import KlinkClient, Page, json_dumps, parse_page
+from .exceptions import KlinkEndpointUnavailable
+from .records import flatten_categories, normalizer_for, record_hash
+from .scan import Scanner, ScanReport
+from .settings import CUSTOM_FIELD_TYPES, ENDPOINTS, TRACKING_COLUMNS, endpoint_path
+from .windows import incremental_start, plan_windows, selected_date
+
+MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+FIELD_SOURCES = {"contacts": "contact_fields", "tickets": "ticket_fields"}
+
+SIDE_TABLE_COLUMNS: Dict[str, Dict[str, TColumnSchema]] = {
+    RUNS_TABLE: {
+        "resource": {"data_type": "text", "nullable": False},
+        "started_at": {"data_type": "timestamp"}, "finished_at": {"data_type": "timestamp"},
+        "complete": {"data_type": "bool"}, "passes": {"data_type": "bigint"}, "pages": {"data_type": "bigint"},
+        "records_seen": {"data_type": "bigint"}, "new": {"data_type": "bigint"}, "changed": {"data_type": "bigint"},
+        "unchanged": {"data_type": "bigint"}, "deleted": {"data_type": "bigint"},
+        "rejected": {"data_type": "bigint"}, "problems": {"data_type": "text"},
+    },
+    DELETIONS_TABLE: {
+        "table_name": {"data_type": "text", "nullable": False}, "id": {"data_type": "text", "nullable": False},
+        "deleted_at": {"data_type": "timestamp", "nullable": False},
+    },
+    REJECTED_TABLE: {
+        "resource": {"data_type": "text"}, "endpoint": {"data_type": "text"}, "page": {"data_type": "bigint"},
+        "reason": {"data_type": "text"}, "record": {"data_type": "text"}, "rejected_at": {"data_type": "timestamp"},
+    },
+}
+
+
+@dataclass
+class SourceContext:
+    """Everything the resources share within one source instance."""
+
+    client: KlinkClient
+    page_size: int
+    workers: int
+    max_rescans: int
+    paths: Dict[str, str]
+    change_detection: bool
+    delete_mode: str
+    timezone: str
+    tz: dt.tzinfo
+    start_date: Optional[dt.datetime]
+    end_date: Optional[dt.datetime]
+    lookback: dt.timedelta
+    window: dt.timedelta
+    _cache: Dict[str, Tuple[List[Dict[str, Any]], ScanReport]] = field(default_factory=dict)
+
+    def fetcher(self, resource: str, params: Optional[Dict[str, Any]] = None,
+                headers: Optional[Dict[str, str]] = None):
+        """A function page_number -> Page for `resource`."""
+        spec = ENDPOINTS[resource]
+        path = endpoint_path(resource, self.paths)
+
+        def fetch(number: int) -> Page:
+            query = {**(params or {}), "page": number, "pageSize": self.page_size}
+            where = f"page {number}" + (f" {params['selectedDate']!r}" if params and "selectedDate" in params else "")
+            body = self.client.get_json(resource, path, params=query, headers=headers, where=where)
+            return parse_page(body, spec["envelope"], number, self.page_size, f"{resource} {where}")
+
+        return fetch
+
+    def scan_all(self, resource: str) -> Tuple[List[Dict[str, Any]], ScanReport]:
+        """Every record of a small list (form fields), read once per source instance."""
+        if resource not in self._cache:
+            scanner = Scanner(self.fetcher(resource), self.page_size, self.workers, self.max_rescans, resource)
+            records = [r for page in scanner.pages() for r in page.records]
+            self._cache[resource] = (records, scanner.report)
+        return self._cache[resource]
+
+    def field_types(self, resource: str) -> Dict[str, str]:
+        """system_name -> form field type for the custom fields of `resource` (empty if unavailable)."""
+        source = FIELD_SOURCES.get(resource)
+        if not source:
+            return {}
+        try:
+            records, _ = self.scan_all(source)
+        except KlinkEndpointUnavailable as exc:
+            logger.warning(f"klink: {source} unavailable ({exc}); custom fields of {resource} typed from values")
+            return {}
+        return {r["system_name"]: r.get("type") or "text" for r in records if isinstance(r, dict) and r.get("system_name")}
+
+
+def _main_hints(resource: str, field_types: Dict[str, str], delete_mode: str) -> Any:
+    spec = ENDPOINTS[resource]
+    columns: Dict[str, TColumnSchema] = {**spec["columns"], **TRACKING_COLUMNS}
+    for name in spec["json_columns"]:
+        columns[name] = {"data_type": "json", "nullable": True}
+    for system_name, field_type in field_types.items():
+        columns[f"custom__{system_name}"] = {"data_type": CUSTOM_FIELD_TYPES.get(field_type, "text"), "nullable": True}  # type: ignore[typeddict-item]
+    if delete_mode == "hard" and spec["detect_deletes"]:
+        columns["_klink_hard_deleted"] = {"data_type": "bool", "nullable": True, "hard_delete": True}
+    return dlt.mark.make_hints(table_name=resource, write_disposition=MERGE, primary_key="id", columns=columns)
+
+
+def _side(table: str, rows: List[Dict[str, Any]]) -> Any:
+    hints = dlt.mark.make_hints(table_name=table, write_disposition="append", columns=SIDE_TABLE_COLUMNS[table])
+    return dlt.mark.with_hints(rows, hints, create_table_variant=True)
+
+
+class _Run:
+    """Per-resource bookkeeping: change decisions, rejects, the run-log row."""
+
+    def __init__(self, ctx: SourceContext, resource: str, known: Dict[str, str]) -> None:
+        self.ctx, self.resource = ctx, resource
+        self.tracker = ChangeTracker(known)
+        self.field_types = ctx.field_types(resource)
+        self.hints = _main_hints(resource, self.field_types, ctx.delete_mode)
+        self.normalize = normalizer_for(resource)
+        self.rejected: List[Dict[str, Any]] = []
+        self.started_at = dt.datetime.now(dt.timezone.utc)
+        self.records_seen = 0
+
+    def rows(self, records: List[Any], page: int) -> Optional[Any]:
+        """The new or changed rows of one page, ready to yield (None if there are none)."""
+        out = []
+        for record in records:
+            self.records_seen += 1
+            rid = record.get("id") if isinstance(record, dict) else None
+            if rid is None or rid == "" or isinstance(rid, (dict, list, bool)):
+                self.reject(record, page, "record without a usable id")
+                continue
+            digest = record_hash(record)
+            if self.tracker.should_write(rid, digest):
+                row = self.normalize(record, self.field_types)
+                row["_klink_hash"] = digest
+                out.append(row)
+        return dlt.mark.with_hints(out, self.hints, create_table_variant=True) if out else None
+
+    def reject(self, record: Any, page: int, reason: str) -> None:
+        """Quarantine a record with the reason and where it came from."""
+        logger.warning(f"klink: {self.resource} page {page}: {reason}; kept in {REJECTED_TABLE}")
+        self.rejected.append({
+            "resource": self.resource, "endpoint": endpoint_path(self.resource, self.ctx.paths), "page": page,
+            "reason": reason, "record": json_dumps(record), "rejected_at": dt.datetime.now(dt.timezone.utc),
+        })
+
+    def finish(self, report: ScanReport, complete: bool) -> Iterator[Any]:
+        """Deletions (only after a complete scan), quarantined records and the run-log row."""
+        deleted: List[str] = []
+        if complete and ENDPOINTS[self.resource]["detect_deletes"]:
+            deleted = self.tracker.missing_ids()
+        now = dt.datetime.now(dt.timezone.utc)
+        if deleted and self.ctx.delete_mode == "hard":
+            yield dlt.mark.with_hints([{"id": i, "_klink_hard_deleted": True} for i in deleted], self.hints,
+                                      create_table_variant=True)
+        elif deleted:
+            yield _side(DELETIONS_TABLE, [{"table_name": self.resource, "id": i, "deleted_at": now} for i in deleted])
+        if self.rejected:
+            yield _side(REJECTED_TABLE, self.rejected)
+        t = self.tracker
+        yield _side(RUNS_TABLE, [{
+            "resource": self.resource, "started_at": self.started_at, "finished_at": now, "complete": complete,
+            "passes": report.passes, "pages": report.pages, "records_seen": self.records_seen, "new": t.new,
+            "changed": t.changed, "unchanged": t.unchanged, "deleted": len(deleted), "rejected": len(self.rejected),
+            "problems": "; ".join(report.problems) or None,
+        }])
+
+
+def full_scan(ctx: SourceContext, resource: str) -> Iterator[Any]:
+    """Read every page, write new/changed rows, then mark what a complete scan no longer returns."""
+    try:
+        known = read_known_hashes(resource) if ctx.change_detection else {}
+        run = _Run(ctx, resource, known)
+        if resource in FIELD_SOURCES.values():  # small lists, shared with the custom-field typing
+            records, report = ctx.scan_all(resource)
+            batch = run.rows(records, 0)
+            if batch is not None:
+                yield batch
+        else:
+            scanner = Scanner(ctx.fetcher(resource), ctx.page_size, ctx.workers, ctx.max_rescans, resource)
+            for page in scanner.pages():
+                batch = run.rows(page.records, page.number)
+                if batch is not None:
+                    yield batch
+            report = scanner.report
+    except KlinkEndpointUnavailable as exc:
+        logger.warning(f"klink: skipping resource {resource}: {exc} (the tenant's plan may lack it)")
+        return
+    yield from run.finish(report, report.complete)
+
+
+def category_tree(ctx: SourceContext, resource: str = "categories") -> Iterator[Any]:
+    """Read the whole tree (one unpaginated request) into one flat table."""
+    try:
+        known = read_known_hashes(resource) if ctx.change_detection else {}
+        run = _Run(ctx, resource, known)
+        body = ctx.client.get_json(resource, endpoint_path(resource, ctx.paths), where="tree")
+        page = parse_page(body, "data", 1, ctx.page_size, resource)
+    except KlinkEndpointUnavailable as exc:
+        logger.warning(f"klink: skipping resource {resource}: {exc} (the tenant's plan may lack it)")
+        return
+    batch = run.rows(list(flatten_categories(page.records)), 1)
+    if batch is not None:
+        yield batch
+    yield from run.finish(ScanReport(pages=1, passes=1, complete=True), True)
+
+
+def cx_log_windows(ctx: SourceContext, resource: str = "cx_logs") -> Iterator[Any]:
+    """Read `selectedDate` windows from the backfill start or the last window end minus the lookback."""
+    state = dlt.current.resource_state()
+    now = ctx.end_date or dt.datetime.now(dt.timezone.utc)
+    last_end = dt.datetime.fromisoformat(state["last_window_end"]) if state.get("last_window_end") else None
+    begin = incremental_start(last_end, ctx.start_date, ctx.lookback, now)
+    known: Dict[str, str] = {}
+    if ctx.change_detection:
+        since = (begin - dt.timedelta(days=1)).isoformat()
+        known = read_known_hashes(resource, where=f"started_date >= '{since}'")
+    run = _Run(ctx, resource, known)
+    report = ScanReport(complete=True)
+    headers = {"x-client-timezone": ctx.timezone}
+    try:
+        for lower, upper in plan_windows(begin, now, ctx.window):
+            fetch = ctx.fetcher(resource, params={"selectedDate": selected_date(lower, upper, ctx.tz)}, headers=headers)
+            scanner = Scanner(fetch, ctx.page_size, ctx.workers, ctx.max_rescans, f"{resource} {lower:%Y-%m-%d}")
+            for page in scanner.pages():
+                batch = run.rows(page.records, page.number)
+                if batch is not None:
+                    yield batch
+            report.passes += scanner.report.passes
+            report.pages += scanner.report.pages
+            report.problems += scanner.report.problems
+            report.complete = report.complete and scanner.report.complete
+            if last_end is None or upper > last_end:
+                state["last_window_end"] = last_end_iso = upper.isoformat()
+                last_end = dt.datetime.fromisoformat(last_end_iso)
+    except KlinkEndpointUnavailable as exc:
+        logger.warning(f"klink: skipping resource {resource}: {exc} (the tenant's plan may lack it)")
+        return
+    yield from run.finish(report, False)
+
+
+MODES = {"full_scan": full_scan, "tree": category_tree, "windowed": cx_log_windows}
+
+
+def make_resource(ctx: SourceContext, resource: str) -> Any:
+    """The dlt resource for `resource`, built from its entry in settings.ENDPOINTS."""
+    generator = MODES[ENDPOINTS[resource]["mode"]]
+    return dlt.resource(generator, name=resource)(ctx, resource)
