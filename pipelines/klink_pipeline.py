@@ -59,16 +59,24 @@ def run_sync(
     resources: Optional[Sequence[str]] = None,
     full_refresh: bool = False,
     source: Any = None,
+    loader_file_format: Optional[str] = None,
     **source_options: Any,
 ) -> SyncResult:
-    """One sync: repair pending deletions, extract+load, mark deletions; `full_refresh` reloads everything."""
+    """One sync: repair pending deletions, extract+load, mark deletions; `full_refresh` reloads everything.
+
+    Source options not given here (resources included) come from dlt config (`sources.klink.*`);
+    `loader_file_format="parquet"` is what the filesystem destination should write.
+    """
     started = time.monotonic()
     apply_soft_deletes(pipeline)  # a crash after the previous load may have left some unapplied
     if source is None:
         if full_refresh:
             source_options["change_detection"] = False  # the tables are dropped: write every row
-        source = klink_source(resources=list(resources) if resources else None, **source_options)
-    info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
+        if resources:  # an explicit None would stop dlt from reading sources.klink.resources
+            source_options["resources"] = list(resources)
+        source = klink_source(**source_options)
+    info = pipeline.run(source, refresh="drop_sources" if full_refresh else None,
+                        loader_file_format=loader_file_format)
     result = SyncResult(load_info=info)
     result.soft_deleted = apply_soft_deletes(pipeline)
     trace = pipeline.last_trace
@@ -128,13 +136,12 @@ def load_to_postgres() -> SyncResult:
 
 
 def load_to_parquet(bucket_url: str = "klink_parquet") -> SyncResult:
-    """The filesystem destination writing parquet files (local folder or s3://, gs://, az://)."""
+    """The filesystem destination writing parquet files (local folder or s3://, gs://, az://).
+
+    Files are appended per load; deletions stay recorded in `_klink_deletions` (no in-place update).
+    """
     destination = dlt.destinations.filesystem(bucket_url=bucket_url)
-    pipeline = make_pipeline(destination=destination)
-    source = klink_source()
-    started = time.monotonic()
-    info = pipeline.run(source, loader_file_format="parquet")
-    return SyncResult(load_info=info, seconds=time.monotonic() - started)
+    return run_sync(make_pipeline(destination=destination), loader_file_format="parquet")
 
 
 SCENARIOS = {f.__name__: f for f in (load_all, load_incremental, load_full_refresh, load_cx_logs_backfill,
