@@ -1,0 +1,98 @@
+"""Row shaping: both contact shapes, timestamps, custom fields, category trees."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from sources.klink.records import (
+    coerce_custom_value,
+    flatten_categories,
+    normalize_contact,
+    normalize_ticket,
+    parse_timestamp,
+    record_hash,
+)
+
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seed-contact-detail.txt"
+UTC = dt.timezone.utc
+
+
+def seed_contact() -> dict:
+    text = SEED.read_text()
+    start = text.index("Response Response Example") + len("Response Response Example")
+    body = text[start:text.index("Modified at")]
+    return json.loads(body)["data"]
+
+
+def test_every_documented_timestamp_format_parses_to_utc():
+    assert parse_timestamp("2026-01-08T04:42:59.028Z") == dt.datetime(2026, 1, 8, 4, 42, 59, 28000, UTC)
+    assert parse_timestamp("2026-01-09T03:42:38.000000Z") == dt.datetime(2026, 1, 9, 3, 42, 38, tzinfo=UTC)
+    assert parse_timestamp("2026-01-08T16:34:34.542193005Z") == dt.datetime(2026, 1, 8, 16, 34, 34, 542193, UTC)
+    assert parse_timestamp("2026-03-30 08:30:00.000+00") == dt.datetime(2026, 3, 30, 8, 30, tzinfo=UTC)
+    assert parse_timestamp("2026-03-30 09:15:20+00") == dt.datetime(2026, 3, 30, 9, 15, 20, tzinfo=UTC)
+    assert parse_timestamp(None) is None
+    assert parse_timestamp("not a date") == "not a date"
+
+
+def test_seed_contact_shape_becomes_emails_phones_and_custom_columns():
+    row = normalize_contact(seed_contact(), {"demo_test": "text"})
+    assert row["emails"] == [
+        {"email": "frankmccallister@gmail.com", "isPrimary": True, "contact_id": "c786bb40-a58e-4d60-afe6-061e2b819811"}
+    ]
+    assert row["phones"][0]["phone"] == "1-800-759-3000"
+    assert "email" not in row and "phone" not in row
+    assert row["custom"] == {"demo_test": "another field"}
+    assert row["custom_fields"][0]["system_name"] == "demo_test"
+    assert row["company"]["name"] == "K-Link"
+    assert row["tags"][0]["contact_id"] == row["id"]
+
+
+def test_webhook_contact_shape_lands_in_the_same_keys():
+    record = {
+        "id": "a0", "name": "John", "company": "ACME", "companyId": None, "contactNumber": 12345,
+        "contactEmails": [{"id": "e1", "email": "j@k.io", "isPrimary": True, "createdAt": "2026-01-09T03:42:38.000000Z"}],
+        "contactPhones": [], "customFields": [], "tags": [], "platformContacts": [],
+        "createdAt": "2026-01-09T03:42:38.000000Z", "updatedAt": "2026-01-09T03:42:38.000000Z", "deletedAt": None,
+    }
+    row = normalize_contact(record, {})
+    assert row["emails"][0]["email"] == "j@k.io"
+    assert row["emails"][0]["createdAt"] == dt.datetime(2026, 1, 9, 3, 42, 38, tzinfo=UTC)
+    assert row["phones"] == []
+    assert row["company"] == {"name": "ACME"}
+    assert row["contactNumber"] == "12345"
+    assert row["createdAt"].tzinfo is not None
+
+
+def test_custom_values_are_coerced_by_form_field_type():
+    assert coerce_custom_value("12.5", "number") == 12.5
+    assert coerce_custom_value("abc", "number") is None
+    assert coerce_custom_value("2025-10-23", "date") == dt.date(2025, 10, 23)
+    assert coerce_custom_value("true", "checkbox") is True
+    assert coerce_custom_value("a", "multi_select") == ["a"]
+    assert coerce_custom_value(7, "text") == "7"
+    assert coerce_custom_value("", "text") is None
+
+
+def test_ticket_custom_fields_object_becomes_typed_columns():
+    row = normalize_ticket(
+        {"id": "t1", "customFields": {"cf_trackingid": "Id-1001", "cf_date": "2025-10-23"}, "tags": [{"id": "x", "name": "n"}]},
+        {"cf_date": "date"},
+    )
+    assert row["custom"] == {"cf_trackingid": "Id-1001", "cf_date": dt.date(2025, 10, 23)}
+    assert row["tags"] == [{"id": "x", "name": "n", "ticket_id": "t1"}]
+
+
+def test_category_tree_of_any_depth_flattens_with_parents_and_levels():
+    tree = [{"id": "a", "parentId": None, "level": 1, "childCategoryList": [
+        {"id": "b", "parentId": "a", "level": 2, "childCategoryList": [
+            {"id": "c", "level": 3, "childCategoryList": [{"id": "d", "childCategoryList": []}]}]}]},
+        {"id": "e", "childCategoryList": []}]
+    flat = list(flatten_categories(tree))
+    assert [(r["id"], r["parentId"], r["level"]) for r in flat] == [
+        ("a", None, 1), ("b", "a", 2), ("c", "b", 3), ("d", "c", 4), ("e", None, 1)]
+    assert all("childCategoryList" not in r for r in flat)
+
+
+def test_record_hash_ignores_key_order_and_sees_any_change():
+    assert record_hash({"a": 1, "b": [1, 2]}) == record_hash({"b": [1, 2], "a": 1})
+    assert record_hash({"a": 1, "b": [1, 2]}) != record_hash({"a": 1, "b": [2, 1]})
