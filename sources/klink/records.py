@@ -16,6 +16,10 @@ NORMALIZER_VERSION = b"1"
 
 TIMESTAMP_KEYS = frozenset({"createdAt", "updatedAt", "deletedAt", "deletedaAt", "startedDate", "closedAt"})
 
+# Documented object-valued keys: a null one is dropped so dlt does not see an untyped `company` column
+# (its flattened `company__*` columns are typed in settings and stay NULL).
+OBJECT_KEYS = frozenset({"company", "assignee", "creator", "contact", "firstAssignee", "agent", "closedAssignee"})
+
 Record = Dict[str, Any]
 
 
@@ -46,8 +50,10 @@ def parse_timestamp(value: Any) -> Any:
 
 
 def parse_timestamps(obj: Any) -> Any:
-    """Parse the documented timestamp keys at any depth, in place."""
+    """Parse the documented timestamp keys at any depth and drop null documented objects, in place."""
     if isinstance(obj, dict):
+        for key in [k for k in OBJECT_KEYS if k in obj and obj[k] is None]:
+            del obj[key]
         for key, value in obj.items():
             if key in TIMESTAMP_KEYS:
                 obj[key] = parse_timestamp(value)
