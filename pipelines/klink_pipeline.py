@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 import dlt
+from dlt.common import logger
 from dlt.common.pipeline import LoadInfo
 
 from sources.klink import klink_source
@@ -68,7 +69,7 @@ def run_sync(
     `loader_file_format="parquet"` is what the filesystem destination should write.
     """
     started = time.monotonic()
-    apply_soft_deletes(pipeline)  # a crash after the previous load may have left some unapplied
+    finish_interrupted(pipeline)
     if source is None:
         if full_refresh:
             source_options["change_detection"] = False  # the tables are dropped: write every row
@@ -85,6 +86,20 @@ def run_sync(
     result.resources = read_run_log(pipeline, info.loads_ids)
     result.seconds = time.monotonic() - started
     return result
+
+
+def finish_interrupted(pipeline: dlt.Pipeline) -> None:
+    """Load what an interrupted run left behind, then apply its deletions.
+
+    dlt's `run()` with pending packages loads them and exits without extracting; doing it here first
+    keeps every sync a real sync. Packages are complete units (data, deletions and state together),
+    so this never trusts a partial scan: a run killed mid-extract left no package at all.
+    """
+    if pipeline.has_pending_data:
+        logger.warning("klink: finishing the load packages an interrupted run left behind")
+        pipeline.normalize()
+        pipeline.load()
+    apply_soft_deletes(pipeline)
 
 
 def read_run_log(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> List[Dict[str, Any]]:

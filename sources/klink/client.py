@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import urlparse
 
 import orjson
@@ -24,6 +24,7 @@ from .exceptions import (
 )
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 def sanitize(text: str, secret: Optional[str]) -> str:
@@ -36,21 +37,27 @@ def sanitize(text: str, secret: Optional[str]) -> str:
 class RateBudget:
     """A shared requests-per-minute budget: callers wait for a slot instead of provoking 429s."""
 
-    def __init__(self, requests_per_minute: Optional[float]) -> None:
+    def __init__(self, requests_per_minute: Optional[float], clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if requests_per_minute is not None and requests_per_minute <= 0:
+            raise KlinkConfigError(f"requests_per_minute must be positive, got {requests_per_minute}",
+                                   hint="unset sources.klink.requests_per_minute to disable the budget")
         self.interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
         self._next = 0.0
         self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
 
-    def acquire(self) -> None:
-        """Block until the next request may be sent."""
+    def acquire(self) -> float:
+        """Block until the next request may be sent; returns the slot time granted."""
         if not self.interval:
-            return
+            return 0.0
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
-            time.sleep(slot - now)
+            self._sleep(slot - now)
+        return slot
 
 
 @dataclass
@@ -105,7 +112,9 @@ class KlinkClient:
         self._http = Client(
             request_timeout=timeout,
             raise_for_status=False,
-            status_codes=RETRY_STATUSES,
+            # one predicate decides *and* logs: dlt's own status/exception rules would short-circuit it
+            status_codes=(),
+            exceptions=(),
             request_max_attempts=self.max_attempts,
             request_backoff_factor=backoff_factor,
             request_max_retry_delay=max_retry_delay,
@@ -118,14 +127,16 @@ class KlinkClient:
         return f"KlinkClient(base_url={self.base_url!r}, api_token='***')"
 
     def _log_retry(self, response: Optional[requests.Response], exc: Optional[BaseException]) -> bool:
-        """Log each retriable outcome; never adds a retry of its own."""
+        """Retry 429/5xx and connection failures (dlt waits, honouring Retry-After); log each one."""
         if response is not None and response.status_code in RETRY_STATUSES:
             logger.warning(
                 f"klink: HTTP {response.status_code} from {urlparse(response.url).path}; retrying"
                 f" (Retry-After={response.headers.get('Retry-After')!r})"
             )
-        elif exc is not None:
+            return True
+        if isinstance(exc, RETRY_EXCEPTIONS):
             logger.warning(f"klink: {type(exc).__name__} talking to the API; retrying")
+            return True
         return False
 
     def get_json(self, endpoint: str, path: str, params: Optional[Dict[str, Any]] = None,

@@ -152,6 +152,9 @@ class _Run:
     def finish(self, report: ScanReport, complete: bool) -> Iterator[Any]:
         """Deletions (only after a complete scan), quarantined records and the run-log row."""
         deleted: List[str] = []
+        if self.rejected:  # an id-less record could be any known row: do not call anything deleted
+            complete = False
+            report.problems.append(f"{len(self.rejected)} record(s) quarantined")
         if complete and ENDPOINTS[self.resource]["detect_deletes"]:
             deleted = self.tracker.missing_ids()
         now = dt.datetime.now(dt.timezone.utc)
