@@ -66,25 +66,15 @@ def _pipeline(settings: Dict[str, Any]) -> Any:
 
 
 def reporting_timezone(flag: Optional[str]) -> str:
-    """--timezone, else sources.klink.timezone from dlt config, else UTC; checked against the tz database."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+    """--timezone, else sources.klink.timezone, else UTC (see transforms.runner.reporting_timezone)."""
     from pipelines.cli_common import CliError
 
-    name = flag
-    if not name:
-        import dlt
+    from .runner import reporting_timezone as resolve
 
-        try:
-            name = dlt.config.get("sources.klink.timezone")
-        except Exception:
-            name = None
-    name = str(name or "UTC")
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CliError(f"unknown time zone {name!r} (hint: an IANA name like Asia/Bangkok or UTC)") from None
-    return name
+        return resolve(flag)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def parse_as_of(value: Optional[str]) -> Optional[dt.datetime]:
@@ -138,7 +128,7 @@ def run_transform(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     built = ", ".join(f"{name} ({rows} rows)" for name, rows in result.built.items())
     say(f"klink transform: ok in {result.seconds:.1f} s: {built} in {result.models_dataset}"
-          f" (days in {timezone}, as of {result.as_of:%Y-%m-%d %H:%M:%S %Z})")
+        f" (days in {result.timezone}, as of {result.as_of:%Y-%m-%d %H:%M:%S %Z})")
     return EXIT_OK
 
 

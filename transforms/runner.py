@@ -33,7 +33,27 @@ class BuildResult:
     built: Dict[str, int] = field(default_factory=dict)
     skipped: Dict[str, str] = field(default_factory=dict)
     as_of: Optional[dt.datetime] = None
+    timezone: str = "UTC"
     seconds: float = 0.0
+
+
+def reporting_timezone(name: Optional[str] = None) -> str:
+    """`name`, else `sources.klink.timezone` from dlt config (the tenant zone), else UTC; must be an IANA zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not name:
+        import dlt
+
+        try:
+            name = dlt.config.get("sources.klink.timezone")
+        except Exception:
+            name = None
+    name = str(name or "UTC")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (hint: an IANA name like Asia/Bangkok or UTC)") from None
+    return name
 
 
 def models_dataset_name(dataset_name: str) -> str:
@@ -97,18 +117,19 @@ def build_models(
     client: Any,
     select: Optional[Sequence[str]] = None,
     as_of: Optional[dt.datetime] = None,
-    timezone: str = "UTC",
+    timezone: Optional[str] = None,
     models_dataset: Optional[str] = None,
 ) -> BuildResult:
     """Build the models with an open dlt sql client whose dataset is the loaded data."""
     started = time.monotonic()
+    timezone = reporting_timezone(timezone)
     as_of = as_of or dt.datetime.now(dt.timezone.utc)
     if as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=dt.timezone.utc)
     raw = read_columns(client)
     dataset = client.make_qualified_table_name_path(None, quote=False)[-1]
     target = models_dataset or models_dataset_name(dataset)
-    result = BuildResult(models_dataset=target, as_of=as_of)
+    result = BuildResult(models_dataset=target, as_of=as_of, timezone=timezone)
     models, result.skipped = plan(select, raw)
     for name, reason in result.skipped.items():
         logger.info(f"klink transforms: skipping {name}: {reason}")
@@ -146,14 +167,15 @@ def run_transforms(
     pipeline: Any,
     select: Optional[Sequence[str]] = None,
     as_of: Optional[dt.datetime] = None,
-    timezone: str = "UTC",
+    timezone: Optional[str] = None,
     models_dataset: Optional[str] = None,
 ) -> BuildResult:
     """Build the analytics models from the pipeline's loaded tables (see docs/models.md).
 
     select: model names to rebuild (plus everything downstream of them); default all.
     as_of: reference time for ticket ages and the backlog's last day; default now.
-    timezone: IANA zone that defines a "day" in dates and daily aggregates; default UTC.
+    timezone: IANA zone that defines a "day" in dates and daily aggregates; default the configured
+        `sources.klink.timezone`, else UTC.
     models_dataset: schema for the models; default `<dataset>_models`.
     """
     with pipeline.sql_client() as client:
