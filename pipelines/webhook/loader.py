@@ -1,0 +1,158 @@
+"""Load a batch of spooled events with dlt into the tables `klink sync` writes.
+
+The receiver has its own pipeline (`klink_webhooks`) and source/schema name, so its dlt state and
+schema never collide with the polling pipeline's; the tables are shared: same dataset (`klink_data`)
+and, by default, the same DuckDB file (`klink.duckdb` in the working directory). Contacts use the
+polling source's own hints (`_main_hints("contacts", ...)`: merge on `id`, typed columns), so both
+writers keep one `contacts` table and one set of child tables.
+
+dlt's merge clears the child rows of a replaced contact only in child tables its own schema has seen,
+so before loading contacts the receiver declares in its schema every `contacts__*` table that exists in
+the destination; an update then also clears, e.g., custom-field rows a scan wrote when the event
+carries none.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Dict, List, Optional
+
+import dlt
+from dlt.common.schema.typing import TColumnSchema
+from dlt.common.schema.utils import new_table
+
+from sources.klink.changes import DELETIONS_TABLE
+from sources.klink.deletes import apply_soft_deletes
+from sources.klink.resources import SIDE_TABLE_COLUMNS, _main_hints
+
+from .rows import Rows, build_rows
+from .spool import SpooledEvent
+
+log = logging.getLogger("klink.webhook")
+
+PIPELINE_NAME = "klink_webhooks"
+SOURCE_NAME = "klink_webhooks"
+MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+
+EVENT_COLUMNS: Dict[str, TColumnSchema] = {
+    "event_id": {"data_type": "text", "nullable": False},
+    "event": {"data_type": "text", "nullable": True},
+    "event_timestamp": {"data_type": "timestamp", "nullable": True},
+    "received_at": {"data_type": "timestamp", "nullable": False},
+    "data_id": {"data_type": "text", "nullable": True},
+    "signature_method": {"data_type": "text", "nullable": True},
+    "raw": {"data_type": "text", "nullable": False},
+}
+MESSAGE_COLUMNS: Dict[str, TColumnSchema] = {
+    "id": {"data_type": "text", "nullable": False},
+    "direction": {"data_type": "text", "nullable": True},
+    "data": {"data_type": "json", "nullable": True},
+    "_klink_event_id": {"data_type": "text", "nullable": True},
+    "_klink_event": {"data_type": "text", "nullable": True},
+    "_klink_event_at": {"data_type": "timestamp", "nullable": True},
+    "_klink_received_at": {"data_type": "timestamp", "nullable": True},
+}
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True when the destination is busy (DuckDB allows one writer process, e.g. a running `klink sync`)."""
+    seen: set = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc).lower()
+        if "could not set lock" in text or "conflicting lock" in text or "database is locked" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
+_CHILD_COLUMNS: List[TColumnSchema] = [
+    {"name": "_dlt_root_id", "data_type": "text", "nullable": False, "root_key": True},
+    {"name": "_dlt_parent_id", "data_type": "text", "nullable": False, "parent_key": True},
+    {"name": "_dlt_list_idx", "data_type": "bigint", "nullable": False},
+    {"name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True, "row_key": True},
+]
+
+
+def existing_child_tables(pipeline: Any, root: str = "contacts") -> List[str]:
+    """Tables `<root>__*` already in the destination dataset, parents first ([] if unreadable)."""
+    try:
+        with pipeline.sql_client() as client:
+            rows = client.execute_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", client.dataset_name)
+    except Exception as exc:  # no dataset yet, or a destination without SQL
+        log.debug("no child tables of %s readable: %s", root, type(exc).__name__)
+        return []
+    names = {r[0] for r in rows or [] if str(r[0]).startswith(f"{root}__")}
+    return sorted(names, key=lambda n: (n.count("__"), n))
+
+
+def _declare_children(schema: Any, names: List[str], root: str = "contacts") -> None:
+    """Declare existing child tables in `schema`, marked as seen, so merge clears them (module doc)."""
+    if root not in schema.tables:
+        table = new_table(root, write_disposition="merge", resource=root, columns=[dict(_CHILD_COLUMNS[-1])])
+        table["x-merge-strategy"] = "delete-insert"  # type: ignore[typeddict-unknown-key]
+        schema.update_table(table, normalize_identifiers=False)
+    for name in names:
+        parent = name.rsplit("__", 1)[0]
+        if name in schema.tables or parent not in schema.tables:
+            continue
+        table = new_table(name, parent_table_name=parent, columns=[dict(c) for c in _CHILD_COLUMNS[:-1]]
+                          + [dict(_CHILD_COLUMNS[-1])])
+        table["x-normalizer"] = {"seen-data": True}  # type: ignore[typeddict-unknown-key]
+        schema.update_table(table, normalize_identifiers=False)
+
+
+@dlt.source(name=SOURCE_NAME, max_table_nesting=2)
+def webhook_source(rows: Rows) -> List[Any]:
+    """The tables of one batch: webhook_events, messages, contacts (+ children), _klink_deletions."""
+    resources = [
+        dlt.resource(rows.webhook_events, name="webhook_events", write_disposition=MERGE,
+                     primary_key="event_id", columns=EVENT_COLUMNS),
+        dlt.resource(rows.messages, name="messages", write_disposition=MERGE, primary_key="id",
+                     columns=MESSAGE_COLUMNS),
+        dlt.resource(rows.deletions, name=DELETIONS_TABLE, write_disposition="append",
+                     columns=SIDE_TABLE_COLUMNS[DELETIONS_TABLE]),
+    ]
+    if rows.contacts:
+        hinted = dlt.mark.with_hints(rows.contacts, _main_hints("contacts", {}, "soft"), create_table_variant=True)
+        resources.append(dlt.resource([hinted], name="contacts"))
+    return resources
+
+
+class Loader:
+    """Loads batches with one dlt pipeline, created lazily in the flushing thread."""
+
+    def __init__(self, pipeline_factory: Any) -> None:
+        self._factory = pipeline_factory
+        self._pipeline: Optional[dlt.Pipeline] = None
+
+    @property
+    def pipeline(self) -> dlt.Pipeline:
+        if self._pipeline is None:
+            self._pipeline = self._factory()
+        return self._pipeline
+
+    def load(self, events: List[SpooledEvent], raw_only: bool = False) -> Dict[str, int]:
+        """Load the events (idempotent); returns rows per table. Raises on any failure, after
+        dropping the half-done load package so the spool stays the only copy of what is pending."""
+        rows = build_rows(events, raw_only=raw_only)
+        pipeline = self.pipeline
+        started = time.monotonic()
+        try:
+            source = webhook_source(rows)
+            if rows.contacts:
+                _declare_children(source.schema, existing_child_tables(pipeline))
+            pipeline.run(source)
+            if rows.deletions:
+                apply_soft_deletes(pipeline)
+        except BaseException:
+            try:
+                pipeline.abort_packages()
+            except Exception as exc:  # noqa: BLE001 - best effort; the next run would retry them anyway
+                log.warning("could not drop the failed load package: %s", type(exc).__name__)
+            raise
+        counts = rows.counts()
+        log.info("loaded %d events in %.2fs: %s", len(events), time.monotonic() - started, counts)
+        return counts
