@@ -263,7 +263,8 @@ def klink_sync() -> None:
             log.info("klink: transforms.run_transforms not available (%s); skipping the transforms", exc)
             raise AirflowSkipException("transforms not installed") from exc
         with restored_pipeline() as p:
-            run_transforms(p)
+            result = run_transforms(p)
+        log.info("klink: transforms done: %s", result)
 
     marked >> transforms()
 

@@ -33,7 +33,7 @@ DATASET = "klink_data"
 RESULT_MARK = "KLINK_DAG_RESULT "
 RUN_TIMEOUT = 600  # seconds for one DAG run; a healthy one takes ~30 s here
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.heavy]
 
 SIZES = {
     "contacts": 30,
