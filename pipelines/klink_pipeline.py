@@ -16,7 +16,7 @@ import dlt
 from dlt.common import logger
 from dlt.common.pipeline import LoadInfo
 
-from sources.klink import klink_source
+from sources.klink import ALL_RESOURCES, klink_source
 from sources.klink.changes import RUNS_TABLE
 from sources.klink.deletes import apply_soft_deletes
 
@@ -76,8 +76,11 @@ def run_sync(
         if resources:  # an explicit None would stop dlt from reading sources.klink.resources
             source_options["resources"] = list(resources)
         source = klink_source(**source_options)
-    info = pipeline.run(source, refresh="drop_sources" if full_refresh else None,
-                        loader_file_format=loader_file_format)
+    refresh = None
+    if full_refresh:  # only some resources selected: drop just their tables and state, keep the rest
+        partial = set(source.selected_resources) != set(ALL_RESOURCES)
+        refresh = "drop_resources" if partial else "drop_sources"
+    info = pipeline.run(source, refresh=refresh, loader_file_format=loader_file_format)
     result = SyncResult(load_info=info)
     result.soft_deleted = apply_soft_deletes(pipeline)
     trace = pipeline.last_trace
