@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#bab0ac"]
+LINE_COLORS = {"sla": "#1b7f3b", "backlog": "#8e44ad"}  # not in PALETTE: tells the charts apart on screen
 WIDTH, HEIGHT = 1100, 320
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 44
 

@@ -150,9 +150,10 @@ def render_html(data: ReportData, title: str = "klink contact-center report", su
 <h2>Daily interactions by channel</h2>
 <section id="volume">{charts.stacked_bars("Daily interactions by channel", data.days, data.volume)}</section>
 <h2>SLA met per day</h2>
-<section id="sla">{charts.line_chart("SLA met per day", data.days, data.sla_pct, charts.PALETTE[4], 100.0, "%")}</section>
+<section id="sla">{charts.line_chart("SLA met per day", data.days, data.sla_pct, charts.LINE_COLORS["sla"], 100.0, "%")}</section>
 <h2>Open tickets at the end of each day</h2>
-<section id="backlog">{charts.line_chart("Open tickets", data.days, data.backlog, charts.PALETTE[2], area=True)}</section>
+<section id="backlog">{charts.line_chart("Open tickets", data.days, data.backlog, charts.LINE_COLORS["backlog"],
+                                                       area=True)}</section>
 <h2>Agents</h2>
 <section id="agents"><table><thead><tr><th>Agent</th><th>Interactions</th><th>Closed</th><th>Median handle time</th>
 <th>Median first response</th><th>SLA met</th></tr></thead><tbody>{rows}</tbody></table></section>
