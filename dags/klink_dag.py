@@ -125,11 +125,8 @@ def cx_logs_dates(context: Any) -> dict[str, str]:
     * A run without a meaningful interval (schedule "none", or triggered without a logical date:
       start == end or missing): the source continues from where the last run stopped, exactly like
       `klink sync`. A manual trigger *with* a logical date gets the last complete interval.
-    * Limitation (the source's rule, same as `klink sync --start-date`): once cx_logs has a saved
-      position, a read never starts before (saved position - lookback); a start date only raises
-      that floor. So the first run, and catch-up runs in order, read their intervals; clearing an
-      old run later re-reads only what is still inside the lookback (nothing is lost or duplicated:
-      rows merge by id). Re-reading old history needs a full refresh of cx_logs.
+    * A run with both dates is bounded: the source reads exactly [start_date, end_date] whatever
+      its saved position, so clearing an old run re-reads that interval (rows merge by id).
     """
     params = context.get("params") or {}
     if params.get("start_date") or params.get("end_date"):

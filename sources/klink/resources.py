@@ -214,11 +214,16 @@ def category_tree(ctx: SourceContext, resource: str = "categories") -> Iterator[
 
 
 def cx_log_windows(ctx: SourceContext, resource: str = "cx_logs") -> Iterator[Any]:
-    """Read `selectedDate` windows from the backfill start or the last window end minus the lookback."""
+    """Read `selectedDate` windows: [start_date, end_date] when both are given, else from the last
+    window end minus the lookback (or start_date on the first run) up to now. The saved position only
+    moves forward."""
     state = dlt.current.resource_state()
     now = ctx.end_date or dt.datetime.now(dt.timezone.utc)
     last_end = dt.datetime.fromisoformat(state["last_window_end"]) if state.get("last_window_end") else None
-    begin = incremental_start(last_end, ctx.start_date, ctx.lookback, now)
+    if ctx.start_date is not None and ctx.end_date is not None:
+        begin = ctx.start_date  # a bounded run (backfill, an Airflow interval) reads exactly its range
+    else:
+        begin = incremental_start(last_end, ctx.start_date, ctx.lookback, now)
     known: Dict[str, str] = {}
     if ctx.change_detection:
         since = (begin - dt.timedelta(days=1)).isoformat()

@@ -137,3 +137,15 @@ def test_state_window_end_advances(sandbox_factory, tmp_path):
     pipeline = dlt.attach("klink_k", pipelines_dir=str(tmp_path / "k_pipelines"))
     end = pipeline.state["sources"]["klink"]["resources"]["cx_logs"]["last_window_end"]
     assert dt.datetime.fromisoformat(end) == sb.now().replace(microsecond=0)
+
+
+def test_bounded_backfill_rereads_an_older_range_after_incremental_runs(sandbox_factory, tmp_path):
+    sb = sandbox_factory(contacts=5, tickets=5, cx_logs=120)
+    now = sb.now()
+    recent = (now - dt.timedelta(days=5)).isoformat()
+    sync(sb, tmp_path, resources=["cx_logs"], start_date=recent, end_date=None)
+    recent_count = scalar(tmp_path, "SELECT COUNT(*) FROM cx_logs")
+    assert 0 < recent_count < 120
+    sync(sb, tmp_path, resources=["cx_logs"], start_date=(now - dt.timedelta(days=31)).isoformat(),
+         end_date=(now - dt.timedelta(days=4)).isoformat())
+    assert scalar(tmp_path, "SELECT COUNT(*) FROM cx_logs") == 120
