@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    print(f"klink sandbox listening on {sb.base_url} token={sb.token}", flush=True)  # noqa: T201
     try:
         sb.serve_forever()
     finally:
