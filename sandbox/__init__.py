@@ -3,5 +3,6 @@
 from .config import DEFAULT_TOKEN, SandboxConfig
 from .faults import Fault, parse_faults
 from .instance import Sandbox, start_sandbox
+from .webhooks import WebhookEmitter
 
-__all__ = ["DEFAULT_TOKEN", "Fault", "Sandbox", "SandboxConfig", "parse_faults", "start_sandbox"]
+__all__ = ["DEFAULT_TOKEN", "Fault", "Sandbox", "SandboxConfig", "parse_faults", "WebhookEmitter", "start_sandbox"]

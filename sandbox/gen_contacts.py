@@ -166,7 +166,7 @@ def render_seed_shape(store: Store, i: int, row: dict[str, Any]) -> dict[str, An
     return out
 
 
-def render_webhook_shape(store: Store, i: int, row: dict[str, Any]) -> dict[str, Any]:
+def render_webhook_shape(store: Store, i: int, row: dict[str, Any], timestamps: bool | None = None) -> dict[str, Any]:
     """Contact exactly as the webhook contact.create payload (§3.3), µs-Z timestamps."""
     company = store.companies[row["company"]] if row["company"] is not None else None
 
@@ -187,7 +187,7 @@ def render_webhook_shape(store: Store, i: int, row: dict[str, Any]) -> dict[str,
                   "updatedAt": fmt_us(t["_u"]), "deletedAt": None} for t in store.tag_refs(row["tags"])],
         "platformContacts": [_platform(store, p, fmt_us) for p in row["platform"]],
     }
-    if store.config.timestamps:
+    if store.config.timestamps if timestamps is None else timestamps:
         out["createdAt"] = fmt_us(row["createdAt"])
         out["updatedAt"] = fmt_us(row["updatedAt"])
         out["deletedAt"] = None if row["deletedAt"] is None else fmt_us(row["deletedAt"])
