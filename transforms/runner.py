@@ -22,6 +22,7 @@ from .render import RenderContext, render
 
 MODELS_DIR = Path(__file__).parent / "models"
 MODELS_SUFFIX = "_models"
+TESTED_DESTINATIONS = ("duckdb", "postgres")
 FIELD_TABLES = {"contacts": "contact_fields", "tickets": "ticket_fields"}
 
 
@@ -178,5 +179,12 @@ def run_transforms(
         `sources.klink.timezone`, else UTC.
     models_dataset: schema for the models; default `<dataset>_models`.
     """
+    kind = str(getattr(pipeline.destination, "destination_type", "")).rsplit(".", 1)[-1]
+    if kind not in TESTED_DESTINATIONS:
+        if kind in ("filesystem", "fs"):
+            raise ValueError("the models need a SQL warehouse: the filesystem destination's SQL client is an "
+                             "in-memory DuckDB over the files, so built tables would vanish (load into duckdb or "
+                             "postgres to use the models)")
+        logger.warning(f"klink transforms: destination {kind!r} is untested (tested: duckdb, postgres)")
     with pipeline.sql_client() as client:
         return build_models(client, select=select, as_of=as_of, timezone=timezone, models_dataset=models_dataset)

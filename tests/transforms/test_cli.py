@@ -56,3 +56,15 @@ def test_report_before_transform_exits_2(synced, tmp_path, capsys):
     assert main(["report", *where, "--output", str(tmp_path / "r.html")]) == 2
     assert "run `klink transform` first" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_filesystem_destination_is_refused_with_a_reason(tmp_path):
+    import dlt
+
+    from pipelines.klink_pipeline import make_pipeline
+    from transforms import run_transforms
+
+    pipeline = make_pipeline(destination=dlt.destinations.filesystem(str(tmp_path / "files")),
+                             pipelines_dir=str(tmp_path / "p"))
+    with pytest.raises(ValueError, match="filesystem destination"):
+        run_transforms(pipeline)
