@@ -82,7 +82,7 @@ def custom_value(r: Any, system_name: str, typ: str, now_us: int) -> Any:
 
 
 def make_contact(store: Store, i: int) -> dict[str, Any]:
-    """The internal row for seeded contact i."""
+    """The internal row for seeded contact i (item ids None: derived from (seed, i, j) when rendered)."""
     seed, clock = store.seed, store.clock_start_us
     r = rng(seed, "contact", i)
     n = max(1, store.contacts.base_count)
@@ -97,10 +97,10 @@ def make_contact(store: Store, i: int) -> dict[str, Any]:
     name = _name(r)
     ascii_name = "".join(ch for ch in name.lower() if ch.isascii() and ch.isalnum())
     n_emails = r.choices([0, 1, 2, 3], [20, 55, 20, 5])[0]
-    emails = [[uuid_from(seed, "email", i, j), f"{ascii_name or 'contact'}{i}{'' if j == 0 else j}@"
+    emails = [[None, f"{ascii_name or 'contact'}{i}{'' if j == 0 else j}@"
                f"{r.choice(['gmail.com', 'klink.cloud', 'yahoo.co.th', 'example.com'])}", j == 0, created]
               for j in range(n_emails)]
-    phones = [[uuid_from(seed, "phone", i, j), _phone(r), j == 0, created]
+    phones = [[None, _phone(r), j == 0, created]
               for j in range(r.choices([0, 1, 2], [25, 60, 15])[0])]
     n_tags = min(r.choices([0, 1, 2, 4], [35, 40, 20, 5])[0], store.tags.base_count)
     tags = sorted(r.sample(range(store.tags.base_count), n_tags)) if n_tags else []
@@ -110,9 +110,9 @@ def make_contact(store: Store, i: int) -> dict[str, Any]:
             if r.random() < 0.5:
                 custom.append([system_name, custom_value(r, system_name, typ, clock)])
     platform = []
-    for j in range(r.choices([0, 1, 2], [40, 50, 10])[0]):
+    for _ in range(r.choices([0, 1, 2], [40, 50, 10])[0]):
         typ = r.choice(PLATFORM_TYPES)
-        platform.append([uuid_from(seed, "platform", i, j), r.randrange(max(1, store.channels.base_count)),
+        platform.append([None, r.randrange(max(1, store.channels.base_count)),
                          _social_id(r, typ), typ, created, updated])
     return {
         "name": name,
@@ -134,8 +134,8 @@ def _seed_contact(store: Store, created: int) -> dict[str, Any]:
         "name": "FrankMcCallister", "address": None, "channel": None, "notes": None,
         "socialProfileUrl": "https://assets.protocol.chat/avatars/frank.jpg", "contactProfile": None,
         "contactNumber": None, "company": 0,
-        "emails": [[uuid_from(store.seed, "email", 0, 0), "frankmccallister@gmail.com", True, created]],
-        "phones": [[uuid_from(store.seed, "phone", 0, 0), "1-800-759-3000", True, created]],
+        "emails": [[None, "frankmccallister@gmail.com", True, created]],
+        "phones": [[None, "1-800-759-3000", True, created]],
         "tags": [0], "custom": [["demo_test", "another field"]], "platform": [],
         "createdAt": created, "updatedAt": created, "deletedAt": None,
     }
@@ -170,22 +170,22 @@ def render_webhook_shape(store: Store, i: int, row: dict[str, Any], timestamps: 
     """Contact exactly as the webhook contact.create payload (§3.3), µs-Z timestamps."""
     company = store.companies[row["company"]] if row["company"] is not None else None
 
-    def item(key: str, e: list[Any]) -> dict[str, Any]:
-        return {"id": e[0], key: e[1], "isPrimary": e[2], "createdAt": fmt_us(e[3]), "updatedAt": fmt_us(e[3]),
+    def item(key: str, j: int, e: list[Any]) -> dict[str, Any]:
+        return {"id": e[0] or uuid_from(store.seed, key, i, j), key: e[1], "isPrimary": e[2], "createdAt": fmt_us(e[3]), "updatedAt": fmt_us(e[3]),
                 "deletedAt": None}
 
     out = {
         "id": store.contacts.id_of(i), "name": row["name"], "address": row["address"], "channel": row["channel"],
         "company": company["name"] if company else None,  # [DOC] table: company "String/null company name"
         "companyId": company["id"] if company else None,
-        "contactEmails": [item("email", e) for e in row["emails"]],
-        "contactPhones": [item("phone", p) for p in row["phones"]],
+        "contactEmails": [item("email", j, e) for j, e in enumerate(row["emails"])],
+        "contactPhones": [item("phone", j, p) for j, p in enumerate(row["phones"])],
         "contactNumber": row["contactNumber"],  # [DOC] Integer/null here (a phone string in cx-log embeds)
         "contactProfile": row["contactProfile"], "socialProfileUrl": row["socialProfileUrl"], "notes": row["notes"],
         "customFields": _custom_items(store, row),
         "tags": [{"id": t["id"], "name": t["name"], "position": t["position"], "createdAt": fmt_us(t["_c"]),
                   "updatedAt": fmt_us(t["_u"]), "deletedAt": None} for t in store.tag_refs(row["tags"])],
-        "platformContacts": [_platform(store, p, fmt_us) for p in row["platform"]],
+        "platformContacts": [_platform(store, i, j, p, fmt_us) for j, p in enumerate(row["platform"])],
     }
     if store.config.timestamps if timestamps is None else timestamps:
         out["createdAt"] = fmt_us(row["createdAt"])
@@ -194,8 +194,8 @@ def render_webhook_shape(store: Store, i: int, row: dict[str, Any], timestamps: 
     return out
 
 
-def _platform(store: Store, p: list[Any], fmt: Any) -> dict[str, Any]:
-    return {"id": p[0], "createdAt": fmt(p[4]), "updatedAt": fmt(p[5]), "deletedAt": None,
+def _platform(store: Store, i: int, j: int, p: list[Any], fmt: Any) -> dict[str, Any]:
+    return {"id": p[0] or uuid_from(store.seed, "platform", i, j), "createdAt": fmt(p[4]), "updatedAt": fmt(p[5]), "deletedAt": None,
             "channelId": store.channels.id_of(p[1]), "socialPlatformId": p[2], "type": p[3],
             "botpress_user_metadata": None}
 
@@ -211,5 +211,5 @@ def render_cxlog_embed(store: Store, i: int, row: dict[str, Any]) -> dict[str, A
         "companyId": company["id"] if company else None, "contactProfile": row["contactProfile"],
         "socialProfileUrl": row["socialProfileUrl"],
         "tags": [{"id": t["id"], "name": t["name"]} for t in store.tag_refs(row["tags"])],
-        "platformContacts": [_platform(store, p, fmt_ms) for p in row["platform"]],
+        "platformContacts": [_platform(store, i, j, p, fmt_ms) for j, p in enumerate(row["platform"])],
     }

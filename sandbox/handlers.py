@@ -56,7 +56,8 @@ def page_rows(table: Table, page: int, size: int, mods: ListMods, source: list[i
         lo, hi = source if source else (0, table.size)
         total = table.live_in(lo, hi)
         idx = table.ordered_slice(lo, hi, offset, size)
-    rows = [] if mods.empty else [table.bytes_of(i) for i in idx]
+    cache, get = table.cache, table.bytes_of
+    rows = [] if mods.empty else [cache.get(i) or get(i) for i in idx]
     return total, rows
 
 

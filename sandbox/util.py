@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _M31 = (1 << 31) - 1
@@ -17,9 +18,50 @@ def h64(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
+class FastRandom(random.Random):
+    """random.Random with choice/randrange/choices/sample built on the C-level random() (several times faster)."""
+
+    def choice(self, seq: Any) -> Any:
+        return seq[int(self.random() * len(seq))]
+
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:  # type: ignore[override]
+        if stop is None:
+            start, stop = 0, start
+        if stop <= start:
+            raise ValueError("empty range for randrange()")
+        return start + int(self.random() * (stop - start))
+
+    def choices(self, population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1) -> list[Any]:
+        if weights is None:
+            return [self.choice(population) for _ in range(k)]
+        total = sum(weights)
+        out = []
+        last = len(population) - 1
+        for _ in range(k):
+            x = self.random() * total
+            i = 0
+            while i < last:
+                x -= weights[i]
+                if x < 0:
+                    break
+                i += 1
+            out.append(population[i])
+        return out
+
+    def sample(self, population: Any, k: int, *, counts: Any = None) -> list[Any]:
+        pool = list(population)
+        n = len(pool)
+        if k > n:
+            raise ValueError("sample larger than population")
+        for i in range(k):
+            j = i + int(self.random() * (n - i))
+            pool[i], pool[j] = pool[j], pool[i]
+        return pool[:k]
+
+
 def rng(*parts: object) -> random.Random:
-    """A Random seeded from the parts, stable across processes."""
-    return random.Random(h64(*parts))
+    """A seeded Random for the parts, stable across processes."""
+    return FastRandom(h64(*parts))
 
 
 class IdCodec:
