@@ -115,7 +115,8 @@ class App:
             elif f.kind == "empty_page":
                 mods.empty = True
         try:
-            resp = route.handler(self, req, mods)
+            with self.store.lock:  # one consistent snapshot per request; sending happens outside
+                resp = route.handler(self, req, mods)
         except ApiError as e:
             return error(e.status, e.message), delay
         except Exception as e:  # a sandbox bug: answer it rather than drop the connection

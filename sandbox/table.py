@@ -78,16 +78,16 @@ class Table:
 
     def add(self, row: dict[str, Any]) -> int:
         i = self.size
-        self.size += 1
-        self.overlay[i] = row
+        self.overlay[i] = row  # before size grows, so a reader never generates row i from the seed
+        self.size = i + 1
         self.version += 1
         return i
 
     def delete(self, i: int) -> None:
         if i in self._deleted_set:
             return
+        insort(self.deleted, i)  # list first: _kth_live_from stays finite while the set catches up
         self._deleted_set.add(i)
-        insort(self.deleted, i)
         self.cache.pop(i, None)
         self.version += 1
 

@@ -147,3 +147,29 @@ def test_cx_log_pagination_inside_a_window(sandbox_factory, api_for):
     assert len(ids) == w["total"] == len(set(ids)) and w["lastPage"] == -(-w["total"] // 7)
     starts = [x["startedDate"] for p in pages for x in p]
     assert starts == sorted(starts) and starts[0] >= "2026-03-01" and starts[-1] < "2026-03-11"
+
+
+def test_concurrent_scans_while_mutating(sandbox_factory, api_for):
+    import threading
+
+    sb = sandbox_factory(contacts=300, order="newest_first")
+    errors: list[str] = []
+
+    def scan() -> None:
+        api = api_for(sb)
+        for _ in range(3):
+            for page in range(1, 5):
+                r = api.get(L, params={"page": page, "pageSize": 100})
+                if r.status_code != 200 or len(r.json()["data"]) > 100:
+                    errors.append(r.text[:200])
+
+    threads = [threading.Thread(target=scan) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for _ in range(20):
+        sb.mutate(update=5, create=3, delete=2)
+    for t in threads:
+        t.join()
+    assert errors == []
+    api = api_for(sb)
+    assert len(set(api.all_ids(L))) == api.json(L)["total"] == 320

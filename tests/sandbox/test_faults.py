@@ -155,3 +155,9 @@ def test_requests_per_minute_limit(sandbox_factory, api_for):
     assert codes == [200] * 5 + [429, 429]
     r = api.get(L)
     assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60
+
+
+def test_latency_ms_delays_every_request(sandbox_factory):
+    sb = sandbox_factory(latency_ms=3000)
+    with pytest.raises(requests.Timeout):
+        requests.get(sb.base_url + L, headers={"Authorization": f"Bearer {sb.token}"}, timeout=0.3)
