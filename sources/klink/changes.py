@@ -9,7 +9,7 @@ did not return are deletions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import dlt
 from dlt.common import logger
@@ -19,11 +19,13 @@ RUNS_TABLE = "_klink_runs"
 REJECTED_TABLE = "_klink_rejected"
 
 
-def read_known_hashes(table: str, where: str = "", params: Optional[List[Any]] = None) -> Dict[str, str]:
+def read_known_hashes(table: str, where: str = "") -> Dict[str, str]:
     """id -> `_klink_hash` of the live rows of `table` in the current pipeline's destination.
 
-    Empty when there is no pipeline, no table yet, or a destination without SQL access (then every
-    row is written: correct, only slower).
+    Live means not marked `_klink_deleted_at` and not recorded in `_klink_deletions` after the row
+    was loaded (the filesystem destination records deletions but cannot mark rows in place). Empty
+    when there is no pipeline, no table yet, or a destination without SQL access (then every row is
+    written: correct, only slower).
     """
     try:
         pipeline = dlt.current.pipeline()
@@ -31,13 +33,22 @@ def read_known_hashes(table: str, where: str = "", params: Optional[List[Any]] =
         return {}
     if pipeline is None or not pipeline.destination:
         return {}
+    rows = None
     try:
         with pipeline.sql_client() as client:
             qualified = client.make_qualified_table_name(table)
-            sql = f"SELECT id, _klink_hash FROM {qualified} WHERE _klink_deleted_at IS NULL"
+            deletions = client.make_qualified_table_name(DELETIONS_TABLE)
+            base = f"SELECT t.id, t._klink_hash FROM {qualified} t WHERE t._klink_deleted_at IS NULL"
             if where:
-                sql += f" AND {where}"
-            rows = client.execute_sql(sql, *(params or []))
+                base += f" AND {where}"
+            not_deleted = (
+                f" AND NOT EXISTS (SELECT 1 FROM {deletions} d WHERE d.table_name = '{table}'"
+                f" AND d.id = CAST(t.id AS VARCHAR) AND d._dlt_load_id >= t._dlt_load_id)"
+            )
+            try:
+                rows = client.execute_sql(base + not_deleted)
+            except Exception:  # no deletions recorded yet
+                rows = client.execute_sql(base)
     except Exception as exc:  # first run (no table / dataset) or no SQL access
         logger.info(f"klink: no earlier rows of {table} readable ({type(exc).__name__}); writing every row")
         return {}

@@ -128,12 +128,12 @@ def normalize_contact(record: Record, field_types: Mapping[str, str]) -> Record:
         if key in row:
             row[key] = _children(row[key], "contact_id", cid)
     fields = row.pop("customFields", None) if "customFields" in row else row.pop("custom_fields", None)
-    row["custom_fields"] = _custom_field_rows(fields, "contact_id", cid)
     custom: Dict[str, Any] = {}
-    for item in row["custom_fields"]:
-        name = item.get("system_name")
-        if name:
+    for item in fields if isinstance(fields, list) else []:
+        name = item.get("system_name") if isinstance(item, dict) else None
+        if name:  # typed from the raw value, before the child row turns it into text
             custom[name] = coerce_custom_value(item.get("value"), field_types.get(name, item.get("type")))
+    row["custom_fields"] = _custom_field_rows(fields, "contact_id", cid)
     row["custom"] = custom
     return parse_timestamps(row)
 

@@ -227,7 +227,7 @@ def cx_log_windows(ctx: SourceContext, resource: str = "cx_logs") -> Iterator[An
     known: Dict[str, str] = {}
     if ctx.change_detection:
         since = (begin - dt.timedelta(days=1)).isoformat()
-        known = read_known_hashes(resource, where=f"started_date >= '{since}'")
+        known = read_known_hashes(resource, where=f"t.started_date >= '{since}'")
     run = _Run(ctx, resource, known)
     report = ScanReport(complete=True)
     headers = {"x-client-timezone": ctx.timezone}
