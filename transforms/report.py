@@ -108,6 +108,8 @@ def _duration(seconds: Optional[float]) -> str:
     if seconds is None:
         return "–"
     seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
