@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,7 +11,7 @@ import orjson
 
 from .util import IdCodec
 
-CACHE_LIMIT = 400_000
+CACHE_BYTES = int(os.environ.get("KLINK_SANDBOX_CACHE_MB", "400")) * 1_000_000  # per table
 
 
 class Table:
@@ -33,6 +34,7 @@ class Table:
         self.deleted: list[int] = []
         self._deleted_set: set[int] = set()
         self.cache: dict[int, bytes] = {}
+        self.cached_bytes = 0
         self.version = 0
         self.fixed_ids: dict[str, int] = {}  # documented example ids mapped to an index
         self._fixed_by_index: dict[int, str] = {}
@@ -73,7 +75,7 @@ class Table:
         return row
 
     def touched(self, i: int) -> None:
-        self.cache.pop(i, None)
+        self._uncache(i)
         self.version += 1
 
     def add(self, row: dict[str, Any]) -> int:
@@ -88,20 +90,27 @@ class Table:
             return
         insort(self.deleted, i)  # list first: _kth_live_from stays finite while the set catches up
         self._deleted_set.add(i)
-        self.cache.pop(i, None)
+        self._uncache(i)
         self.version += 1
+
+    def _uncache(self, i: int) -> None:
+        b = self.cache.pop(i, None)
+        if b is not None:
+            self.cached_bytes -= len(b) + 33
 
     def invalidate(self) -> None:
         self.cache.clear()
+        self.cached_bytes = 0
         self.version += 1
 
     def bytes_of(self, i: int) -> bytes:
         b = self.cache.get(i)
         if b is None:
-            b = orjson.dumps(self.render(i, self.core(i)))
-            if len(self.cache) >= CACHE_LIMIT:
-                self.cache.clear()
-            self.cache[i] = b
+            # orjson's result keeps an over-allocated buffer (~4-8 KiB); an exact-size copy is ~8x smaller
+            b = bytes(memoryview(orjson.dumps(self.render(i, self.core(i)))))
+            if self.cached_bytes < CACHE_BYTES:  # when full, keep what is cached and generate the rest
+                self.cache[i] = b
+                self.cached_bytes += len(b) + 33
         return b
 
     def obj(self, i: int) -> dict[str, Any]:
