@@ -121,6 +121,15 @@ def webhook_source(rows: Rows) -> List[Any]:
     return resources
 
 
+def _file_format(pipeline: Any) -> Optional[str]:
+    """Parquet where the destination takes it (DuckDB: ~3x faster loads than insert statements)."""
+    try:
+        formats = pipeline.destination.capabilities().supported_loader_file_formats
+    except Exception:  # noqa: BLE001 - fall back to the destination's default
+        return None
+    return "parquet" if "parquet" in formats else None
+
+
 class Loader:
     """Loads batches with one dlt pipeline, created lazily in the flushing thread."""
 
@@ -144,7 +153,7 @@ class Loader:
             source = webhook_source(rows)
             if rows.contacts:
                 _declare_children(source.schema, existing_child_tables(pipeline))
-            pipeline.run(source)
+            pipeline.run(source, loader_file_format=_file_format(pipeline))
             if rows.deletions:
                 apply_soft_deletes(pipeline)
         except BaseException:

@@ -167,13 +167,19 @@ def test_secret_never_in_output_and_sigterm_flushes_then_exits_0(tmp_path: Path)
 def test_missing_secret_is_a_config_error(tmp_path: Path) -> None:
     rec = Receiver(tmp_path, env={"SOURCES__KLINK__WEBHOOK_SECRET": ""})
     rec.env.pop("SOURCES__KLINK__WEBHOOK_SECRET")
-    with pytest.raises(RuntimeError, match="exited 2"):
-        rec.start()
+    try:
+        with pytest.raises(RuntimeError, match="exited 2"):
+            rec.start()
+    finally:
+        rec.stop()
     assert "SOURCES__KLINK__WEBHOOK_SECRET" in rec.log()
 
 
 def test_second_receiver_on_the_same_spool_refuses(receiver: Receiver, tmp_path: Path) -> None:
     other = Receiver(tmp_path)
-    with pytest.raises(RuntimeError, match="exited 73"):
-        other.start()
+    try:
+        with pytest.raises(RuntimeError, match="exited 73"):
+            other.start()
+    finally:
+        other.stop()
     assert os.path.isdir(tmp_path / ".klink" / "webhook-spool")
