@@ -149,3 +149,28 @@ def test_bounded_backfill_rereads_an_older_range_after_incremental_runs(sandbox_
     sync(sb, tmp_path, resources=["cx_logs"], start_date=(now - dt.timedelta(days=31)).isoformat(),
          end_date=(now - dt.timedelta(days=4)).isoformat())
     assert scalar(tmp_path, "SELECT COUNT(*) FROM cx_logs") == 120
+
+
+def test_hard_delete_mode_removes_rows_and_their_children(sandbox_factory, tmp_path):
+    sb = sandbox_factory(contacts=50, tickets=5, cx_logs=5)
+    sync(sb, tmp_path, resources=["contacts"], delete_mode="hard")
+    gone = sb.mutate("contacts", delete=4)["deleted"]
+    result = sync(sb, tmp_path, resources=["contacts"], delete_mode="hard")
+    assert {r["resource"]: r["deleted"] for r in result.resources}["contacts"] == 4
+    ids = ", ".join(f"'{i}'" for i in gone)
+    assert scalar(tmp_path, f"SELECT COUNT(*) FROM contacts WHERE id IN ({ids})") == 0
+    assert scalar(tmp_path, "SELECT COUNT(*) FROM contacts") == 46
+    assert scalar(tmp_path, f"SELECT COUNT(*) FROM contacts__emails WHERE contact_id IN ({ids})") == 0
+
+
+def test_dlt_state_holds_no_per_row_data(sandbox_factory, tmp_path):
+    import json
+
+    import dlt
+
+    sb = sandbox_factory(contacts=400, tickets=200, cx_logs=200)
+    sync(sb, tmp_path, page_size=50)
+    state = dlt.attach("klink_k", pipelines_dir=str(tmp_path / "k_pipelines")).state
+    text = json.dumps(state, default=str)
+    assert len(text) < 4000, text[:500]
+    assert not any(c["id"] in text for c in api_list(sb, "contacts")[:50])
