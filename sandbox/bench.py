@@ -7,12 +7,14 @@ pageSize=100 contact pages over keep-alive requests.Sessions from a few threads 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import subprocess
 import sys
 import threading
 import time
 
+import orjson
 import requests
 
 from .config import DEFAULT_TOKEN
@@ -36,8 +38,8 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def measure(base_url: str, contacts: int, threads: int, seconds: float, parse: bool, pid: int | None = None
-            ) -> tuple[float, float]:
+def measure(base_url: str, contacts: int, threads: int, seconds: float, parse: bool, pid: int | None = None,
+            client: str = "requests") -> tuple[float, float]:
     """(pages per second, server CPU µs per page) of /api/v1/contacts?pageSize=100 over keep-alive sessions."""
     pages = max(1, -(-contacts // 100))
     headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
@@ -49,6 +51,20 @@ def measure(base_url: str, contacts: int, threads: int, seconds: float, parse: b
     stop = time.perf_counter() + seconds
 
     def worker(k: int) -> None:
+        if client == "http.client":
+            host, port = base_url.split("//")[1].split(":")
+            conn = http.client.HTTPConnection(host, int(port))
+            p = k
+            while time.perf_counter() < stop:
+                conn.request("GET", f"/api/v1/contacts?page={p % pages + 1}&pageSize=100", headers=headers)
+                resp = conn.getresponse()
+                body = resp.read()
+                assert resp.status == 200 and body
+                if parse:
+                    assert len(orjson.loads(body)["data"]) > 0
+                done[k] += 1
+                p += 1
+            return
         s = requests.Session()
         s.trust_env = False  # skip per-request proxy/netrc environment lookups (client-side cost)
         s.headers.update(headers)
@@ -80,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contacts", type=int, default=10_000)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--client", choices=["requests", "http.client"], default="requests",
+                    help="client library (requests is the connector's; http.client costs the client less CPU)")
     ap.add_argument("--parse", action="store_true", help="also JSON-decode every page in the client")
     ap.add_argument("--inprocess", action="store_true", help="serve from a thread of this process (shares the GIL)")
     args = ap.parse_args(argv)
@@ -89,18 +107,20 @@ def main(argv: list[str] | None = None) -> int:
 
         sb = start_sandbox(SandboxConfig(contacts=args.contacts))
         try:
-            rate, cpu_us = measure(sb.base_url, args.contacts, args.threads, args.seconds, args.parse)
+            rate, cpu_us = measure(sb.base_url, args.contacts, args.threads, args.seconds, args.parse,
+                                   client=args.client)
         finally:
             sb.stop()
     else:
         proc, url = _start_process(args.contacts)
         try:
-            rate, cpu_us = measure(url, args.contacts, args.threads, args.seconds, args.parse, proc.pid)
+            rate, cpu_us = measure(url, args.contacts, args.threads, args.seconds, args.parse, proc.pid,
+                                   args.client)
         finally:
             proc.terminate()
             proc.wait()
     where = "in-process" if args.inprocess else "separate process"
-    print(f"{rate:,.0f} pages/s (pageSize=100, {args.contacts:,} contacts, {args.threads} threads, {where}, keep-alive)"  # noqa: T201
+    print(f"{rate:,.0f} pages/s (pageSize=100, {args.contacts:,} contacts, {args.threads} {args.client} threads, {where}, keep-alive)"  # noqa: T201
           + (f"; server CPU {cpu_us:.0f} µs/page" if cpu_us else ""))
     return 0
 

@@ -270,7 +270,10 @@ class _Conn(socketserver.BaseRequestHandler):
                     data = _raw(resp, False)
                     sock.sendall(data[: len(data) - max(1, len(resp.body) // 2)])
                     return
-                sock.sendall(_raw(resp, keep))
+                head = _head(resp, keep)
+                sent = sock.sendmsg([head, resp.body])  # no copy of the body into one buffer
+                if sent < len(head) + len(resp.body):
+                    sock.sendall((head + resp.body)[sent:])
                 if not keep:
                     return
         except (OSError, ValueError):
@@ -298,11 +301,15 @@ def _read_body(rfile: Any, headers: dict[str, str]) -> bytes:
 
 
 def _raw(resp: Response, keep: bool) -> bytes:
+    return _head(resp, keep) + resp.body
+
+
+def _head(resp: Response, keep: bool) -> bytes:
     head = [f"HTTP/1.1 {resp.status} {_REASONS.get(resp.status, 'Unknown')}",
             f"Content-Type: {resp.content_type or JSON}", f"Content-Length: {len(resp.body)}",
             "Connection: keep-alive" if keep else "Connection: close", "Server: klink-sandbox"]
     head += [f"{k}: {v}" for k, v in resp.headers]
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + resp.body
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
 
 
 class _Server(socketserver.ThreadingTCPServer):
