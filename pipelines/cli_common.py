@@ -101,7 +101,8 @@ class _OneLineRecords(logging.Filter):
         text = record.getMessage()
         if "\n" in text:
             lines = [line.strip() for line in text.splitlines() if line.strip()]
-            text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+            head = lines[0].split("Traceback (most recent call last):")[0].rstrip()
+            text = head if len(lines) == 1 else f"{head} {lines[-1]}"
             record.msg, record.args = text, None
         record.exc_info, record.exc_text = None, None
         return True

@@ -156,8 +156,6 @@ def test_filesystem_writes_parquet(sandbox_factory, tmp_path):
     assert _parquet_rows(lake, "_klink_deletions") == 2
 
 
-@pytest.mark.xfail(reason="source: on filesystem _klink_deleted_at is never set, so read_known_hashes keeps"
-                          " deleted ids as live and every later sync records the same deletions again")
 def test_filesystem_records_each_deletion_once(sandbox, tmp_path):
     lake = tmp_path / "lake"
     env = sandbox_env(sandbox, tmp_path / "state", DESTINATION__FILESYSTEM__BUCKET_URL=str(lake))
