@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--order", choices=ORDERS, default="oldest_first", help="list order (newest_first: inserts shift pages)")
     a("--clock-start", default="2026-03-30T00:00:00Z", help="the virtual 'now' at start")
     a("--latency-ms", type=int, default=0, help="latency added to every request")
-    a("--rate-limit", dest="rate_limit_per_minute", type=int, default=None, help="requests per minute before 429s")
+    a("--rate-limit", "--rate-limit-per-minute", dest="rate_limit_per_minute", type=int, default=None, help="requests per minute before 429s")
     a("--faults", default="", help='e.g. "contacts.list:5xx:rate=0.2;*:429:every=7:retry_after=1"')
     a("--webhook-secret", default="whsec_sandbox", help="secret for signing webhook events")
 

@@ -64,6 +64,16 @@ def rng(*parts: object) -> random.Random:
     return FastRandom(h64(*parts))
 
 
+_M64 = (1 << 64) - 1
+
+
+def _mix(z: int) -> int:
+    """splitmix64 finaliser: a fast, well-spread 64-bit integer hash."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
 class IdCodec:
     """Invertible uuid4-looking ids: index -> uuid and back, without a lookup table.
 
@@ -72,28 +82,23 @@ class IdCodec:
     """
 
     def __init__(self, seed: int, kind: str) -> None:
-        self.key = f"{seed}:{kind}".encode()
-        self._round_keys = [h64(seed, kind, r) & _M31 for r in range(4)]
-
-    def _f(self, r: int, x: int) -> int:
-        d = hashlib.blake2b(x.to_bytes(4, "big"), digest_size=4, key=self.key[:64]).digest()
-        return (int.from_bytes(d, "big") ^ self._round_keys[r]) & _M31
+        self._round_keys = [h64(seed, kind, r) for r in range(4)]
+        self._hi_key = h64(seed, kind, "high")
 
     def _permute(self, v: int) -> int:
         left, right = v >> 31, v & _M31
-        for r in range(4):
-            left, right = right, left ^ self._f(r, right)
+        for k in self._round_keys:
+            left, right = right, left ^ (_mix(right ^ k) & _M31)
         return (left << 31) | right
 
     def _unpermute(self, v: int) -> int:
         left, right = v >> 31, v & _M31
-        for r in reversed(range(4)):
-            left, right = right ^ self._f(r, left), left
+        for k in reversed(self._round_keys):
+            left, right = right ^ (_mix(left ^ k) & _M31), left
         return (left << 31) | right
 
     def _high(self, low: int) -> int:
-        d = hashlib.blake2b(low.to_bytes(8, "big"), digest_size=8, key=self.key[:64]).digest()
-        hi = int.from_bytes(d, "big")
+        hi = _mix(low ^ self._hi_key)
         return (hi & ~(0xF << 12)) | (4 << 12)
 
     def encode(self, index: int) -> str:
@@ -111,7 +116,7 @@ class IdCodec:
             value = int(s, 16)
         except ValueError:
             return None
-        low = value & ((1 << 64) - 1)
+        low = value & _M64
         if low >> 62 != 0b10:
             return None
         low &= _M62
