@@ -11,6 +11,7 @@ from pipelines.cli_common import (
     EXIT_OK,
     CliError,
     add_runner_arguments,
+    config_value,
     configured_token,
     failed_jobs,
     mask,
@@ -32,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--end-date", help="end of the cx_logs windows, ISO 8601 (default: now) [sources.klink.end_date]")
     a("--base-url", help="API base URL (default https://apigw.klinkcx.com) [sources.klink.base_url]")
     add_runner_arguments(parser)
+    a("--transform", action="store_true", default=None,
+      help="after a successful sync, rebuild the reporting models (klink transform) [klink.transform]")
     a("--progress", action="store_true", help="log progress to stderr (default only when stderr is a terminal)")
     a("--details", action="store_true", help="print the per-resource table (default only when stdout is a terminal)")
     a("--log-level", help="dlt log level: DEBUG, INFO, WARNING (default), ERROR [klink.log_level]")
@@ -131,9 +134,16 @@ def run(args: argparse.Namespace) -> int:
         try:
             from pipelines.klink_pipeline import run_sync
 
+            run_transforms = transforms_runner() if wants_transform(args) else None
             pipeline = open_pipeline(settings, progress)
             result = run_sync(pipeline, full_refresh=args.full_refresh,
                               loader_file_format=file_format, **options)
+            if run_transforms is not None and not failed_jobs(result.load_info):
+                try:
+                    built = run_transforms(pipeline)
+                except Exception as exc:
+                    print(summary_line(result, settings))
+                    return report_error(exc, "klink sync: data loaded, but --transform", [token])
         finally:
             lock.release()
     except KeyboardInterrupt:
@@ -156,4 +166,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"klink sync: warning: incomplete scan of {', '.join(incomplete)} (the list changed while it was"
               " read); deletions there are checked again on the next sync", file=sys.stderr)
     print(summary_line(result, settings))
+    if run_transforms is not None:
+        models = ", ".join(f"{name} ({rows})" for name, rows in built.built.items()) or "none"
+        print(f"klink sync: models rebuilt in {built.seconds:.1f} s in {built.models_dataset}: {models}")
+        for name, reason in built.skipped.items():
+            print(f"klink sync: model {name} skipped: {reason}", file=sys.stderr)
     return EXIT_OK
+
+
+def wants_transform(args: argparse.Namespace) -> bool:
+    """`--transform`, else `klink.transform` in dlt config (KLINK__TRANSFORM=true)."""
+    if args.transform:
+        return True
+    return str(config_value("transform") or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def transforms_runner() -> Any:
+    """transforms.run_transforms, or a CliError (exit 2, before the sync) when it is not installed."""
+    try:
+        from transforms import run_transforms
+    except ImportError as exc:
+        raise CliError(f"--transform needs the transforms package, which is not available ({exc})") from None
+    return run_transforms

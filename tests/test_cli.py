@@ -228,3 +228,13 @@ def test_full_refresh_rewrites_every_row(sandbox, tmp_path):
     assert count(work / "klink.duckdb", "SELECT COUNT(*) FROM klink_data.tags") == STATIC["tags"]
     # a full refresh of some resources leaves the others alone
     assert count(work / "klink.duckdb", "SELECT COUNT(*) FROM klink_data.contact_groups") == STATIC["contact_groups"]
+
+
+def test_sync_with_transform_builds_the_models(sandbox_factory, tmp_path):
+    sb = sandbox_factory(contacts=40, tickets=40, cx_logs=40, agent_activities=10)
+    work = tmp_path / "work"
+    env = sandbox_env(sb, tmp_path / "state", KLINK__TRANSFORM="true")  # same as --transform
+    result = klink("sync", *window_args(sb), cwd=work, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "models rebuilt" in result.stdout, result.stdout
+    assert count(work / "klink.duckdb", "SELECT COUNT(*) FROM klink_data_models.fct_tickets") == 40
