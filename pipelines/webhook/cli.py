@@ -105,6 +105,18 @@ def build(args: argparse.Namespace) -> Any:
     return Receiver(settings, auth, Loader(factory))
 
 
+class _QuietUntypedColumns(logging.Filter):
+    """dlt warns on every load about nullable columns that got only NULLs (e.g. `deleted_at` of child
+    rows); a receiver loading small batches every few seconds would repeat it endlessly."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "did not receive any data during this load" in message:
+            logging.getLogger("klink.webhook").debug("dlt: %s", message.split(":", 1)[0])
+            return False
+        return True
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT; returns the exit code (see module doc)."""
     from .spool import SpoolError
@@ -112,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, str(args.log_level or "INFO").upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     log = logging.getLogger("klink.webhook")
+    logging.getLogger("dlt").addFilter(_QuietUntypedColumns())
     try:
         receiver = build(args)
     except ValueError as exc:

@@ -9,14 +9,15 @@ writers keep one `contacts` table and one set of child tables.
 dlt's merge clears the child rows of a replaced contact only in child tables its own schema has seen,
 so before loading contacts the receiver declares in its schema every `contacts__*` table that exists in
 the destination; an update then also clears, e.g., custom-field rows a scan wrote when the event
-carries none.
+carries none. Custom fields are typed like the scan types them: from the `contact_fields` table the
+sync wrote (`custom__<system_name>` columns), untyped until a sync has run.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import dlt
 from dlt.common.schema.typing import TColumnSchema
@@ -75,17 +76,24 @@ _CHILD_COLUMNS: List[TColumnSchema] = [
 ]
 
 
-def existing_child_tables(pipeline: Any, root: str = "contacts") -> List[str]:
-    """Tables `<root>__*` already in the destination dataset, parents first ([] if unreadable)."""
+def destination_facts(pipeline: Any, root: str = "contacts") -> Tuple[List[str], Dict[str, str]]:
+    """What the polling source already wrote: the `<root>__*` child tables (parents first) and the
+    contact custom-field types from `contact_fields` (system_name -> type). Empty if unreadable."""
     try:
         with pipeline.sql_client() as client:
-            rows = client.execute_sql(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", client.dataset_name)
+            tables = {str(r[0]) for r in client.execute_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", client.dataset_name)}
+            field_types: Dict[str, str] = {}
+            if "contact_fields" in tables:
+                fields = client.make_qualified_table_name("contact_fields")
+                for name, field_type in client.execute_sql(f"SELECT system_name, type FROM {fields}") or []:
+                    if name:
+                        field_types[str(name)] = str(field_type or "text")
     except Exception as exc:  # no dataset yet, or a destination without SQL
-        log.debug("no child tables of %s readable: %s", root, type(exc).__name__)
-        return []
-    names = {r[0] for r in rows or [] if str(r[0]).startswith(f"{root}__")}
-    return sorted(names, key=lambda n: (n.count("__"), n))
+        log.debug("destination not readable yet: %s", type(exc).__name__)
+        return [], {}
+    children = sorted((n for n in tables if n.startswith(f"{root}__")), key=lambda n: (n.count("__"), n))
+    return children, field_types
 
 
 def _declare_children(schema: Any, names: List[str], root: str = "contacts") -> None:
@@ -105,7 +113,7 @@ def _declare_children(schema: Any, names: List[str], root: str = "contacts") -> 
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=2)
-def webhook_source(rows: Rows) -> List[Any]:
+def webhook_source(rows: Rows, field_types: Optional[Dict[str, str]] = None) -> List[Any]:
     """The tables of one batch: webhook_events, messages, contacts (+ children), _klink_deletions."""
     resources = [
         dlt.resource(rows.webhook_events, name="webhook_events", write_disposition=MERGE,
@@ -116,7 +124,7 @@ def webhook_source(rows: Rows) -> List[Any]:
                      columns=SIDE_TABLE_COLUMNS[DELETIONS_TABLE]),
     ]
     if rows.contacts:
-        hinted = dlt.mark.with_hints(rows.contacts, _main_hints("contacts", {}, "soft"), create_table_variant=True)
+        hinted = dlt.mark.with_hints(rows.contacts, _main_hints("contacts", field_types or {}, "soft"), create_table_variant=True)
         resources.append(dlt.resource([hinted], name="contacts"))
     return resources
 
@@ -146,13 +154,14 @@ class Loader:
     def load(self, events: List[SpooledEvent], raw_only: bool = False) -> Dict[str, int]:
         """Load the events (idempotent); returns rows per table. Raises on any failure, after
         dropping the half-done load package so the spool stays the only copy of what is pending."""
-        rows = build_rows(events, raw_only=raw_only)
         pipeline = self.pipeline
         started = time.monotonic()
         try:
-            source = webhook_source(rows)
+            children, field_types = destination_facts(pipeline)
+            rows = build_rows(events, field_types=field_types, raw_only=raw_only)
+            source = webhook_source(rows, field_types)
             if rows.contacts:
-                _declare_children(source.schema, existing_child_tables(pipeline))
+                _declare_children(source.schema, children)
             pipeline.run(source, loader_file_format=_file_format(pipeline))
             if rows.deletions:
                 apply_soft_deletes(pipeline)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import orjson
 
@@ -95,8 +95,10 @@ class _Parsed:
         return (self.at or self.received_at, self.order)
 
 
-def build_rows(events: List[SpooledEvent], raw_only: bool = False) -> Rows:
-    """Rows for every table from a batch of spooled events (`raw_only`: webhook_events only)."""
+def build_rows(events: List[SpooledEvent], field_types: Optional[Mapping[str, str]] = None,
+               raw_only: bool = False) -> Rows:
+    """Rows for every table from a batch of spooled events (`raw_only`: webhook_events only);
+    `field_types` types contact custom fields (system_name -> form field type), as the scan does."""
     rows = Rows()
     parsed: Dict[str, _Parsed] = {}  # event_id -> first occurrence (a redelivery is the same event)
     for order, event in enumerate(events):
@@ -123,7 +125,8 @@ def build_rows(events: List[SpooledEvent], raw_only: bool = False) -> Rows:
         return rows
     ordered = sorted(parsed.values(), key=lambda p: p.sort_key)
     rows.messages = _message_rows([p for p in ordered if p.name in MESSAGE_EVENTS])
-    rows.contacts, rows.deletions = _contact_rows([p for p in ordered if is_contact_event(p.name)])
+    rows.contacts, rows.deletions = _contact_rows([p for p in ordered if is_contact_event(p.name)],
+                                                  field_types or {})
     return rows
 
 
@@ -150,7 +153,8 @@ def _is_id_only(data: Dict[str, Any]) -> bool:
     return set(data) <= _ID_ONLY_KEYS
 
 
-def _contact_rows(items: List[_Parsed]) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+def _contact_rows(items: List[_Parsed], field_types: Mapping[str, str]
+                  ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     """Latest state per contact: (rows to upsert, deletions to record)."""
     by_id: Dict[str, List[_Parsed]] = {}
     for p in items:
@@ -170,7 +174,7 @@ def _contact_rows(items: List[_Parsed]) -> Tuple[List[Dict[str, Any]], List[Dict
             continue  # only bare ids (a delete is marked on the stored row by the loader)
         source = full[-1].envelope["data"]
         digest = record_hash(source)  # before normalizing: that parses nested timestamps in place
-        row = normalize_contact(dict(source), {})
+        row = normalize_contact(dict(source), field_types)
         row["_klink_hash"] = digest
         row["_klink_deleted_at"] = deleted_at
         contacts.append(row)

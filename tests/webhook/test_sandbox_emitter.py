@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -21,6 +22,10 @@ def _emit(emitter: WebhookEmitter, rounds: int) -> List[Tuple[str, Dict[str, Any
             data = emitter.event_data(event)
             sent.append((event, data, emitter.send(event, data)["status"]))
     return sent
+
+
+def _interests(data: Dict[str, Any]) -> Any:
+    return next((f["value"] for f in data["customFields"] if f["system_name"] == "cf_interests" and f["value"]), None)
 
 
 def _final_contacts(sent: List[Tuple[str, Dict[str, Any], int]]) -> Dict[str, Tuple[str, Dict[str, Any]]]:
@@ -139,8 +144,11 @@ def test_webhook_and_sync_share_one_contacts_table(sandbox_factory: Any, tmp_pat
     emitter = WebhookEmitter(f"http://127.0.0.1:{rec.port}/webhooks/klink", SECRET, sandbox=sb)
     try:
         sent = [(e, emitter.event_data(e)) for e in ("contact.update", "contact.update", "contact.delete")]
-        assert [emitter.send(e, d)["status"] for e, d in sent] == [200, 200, 200]
-        rec.wait_loaded(3)
+        multi = next(d for d in map(emitter.contact_data, range(40)) if _interests(d) and d["id"] not in
+                     {x["id"] for _, x in sent})
+        sent.append(("contact.update", multi))
+        assert [emitter.send(e, d)["status"] for e, d in sent] == [200] * 4
+        rec.wait_loaded(4)
         updated, deleted = sent[0][1], sent[2][1]
         assert count(tmp_path, "contacts") == before  # upserted in place, no duplicates
         assert query(tmp_path, f"SELECT name FROM klink_data.contacts WHERE id = '{updated['id']}'") == [
@@ -158,6 +166,12 @@ def test_webhook_and_sync_share_one_contacts_table(sandbox_factory: Any, tmp_pat
         assert orphans == 0, child
     assert query(tmp_path, f"SELECT _klink_deleted_at IS NOT NULL FROM klink_data.contacts "
                            f"WHERE id = '{deleted['id']}'") == [(True,)]
+    # custom fields typed like the scan types them (from contact_fields): a multi_select is one JSON column
+    stray = query(tmp_path, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'klink_data' "
+                            "AND table_name LIKE 'contacts\\_\\_custom\\_\\_%' ESCAPE '\\'")
+    assert stray == []
+    (stored,) = query(tmp_path, f"SELECT custom__cf_interests FROM klink_data.contacts WHERE id = '{multi['id']}'")[0]
+    assert json.loads(stored) == _interests(multi)
     emails = query(tmp_path, f"SELECT e.email FROM klink_data.contacts__emails e JOIN klink_data.contacts c "
                              f"ON e._dlt_parent_id = c._dlt_id WHERE c.id = '{updated['id']}' ORDER BY 1")
     assert emails == sorted((e["email"],) for e in updated["contactEmails"])
