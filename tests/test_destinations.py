@@ -167,3 +167,19 @@ def test_filesystem_records_each_deletion_once(sandbox, tmp_path):
     assert third.returncode == 0
     assert "0 deleted" in third.stdout
     assert _parquet_rows(lake, "_klink_deletions") == 1
+
+
+@pytest.mark.xfail(reason="source: on filesystem a row changed twice has several appended versions and"
+                          " read_known_hashes keeps an arbitrary one (no ORDER BY _dlt_load_id), so unchanged rows"
+                          " count as changed and are appended again on every later sync")
+def test_filesystem_unchanged_rows_stay_unchanged_after_repeated_changes(sandbox_factory, tmp_path):
+    sb = sandbox_factory(contacts=150, tickets=0, cx_logs=0, agent_activities=0)
+    env = sandbox_env(sb, tmp_path / "state", DESTINATION__FILESYSTEM__BUCKET_URL=str(tmp_path / "lake"))
+    args = ["sync", "--destination", "filesystem", "--resources", "contacts"]
+    assert klink(*args, cwd=tmp_path, env=env).returncode == 0
+    for _ in range(3):
+        sb.mutate("contacts", update=30)
+        assert klink(*args, cwd=tmp_path, env=env).returncode == 0
+    quiet = klink(*args, cwd=tmp_path, env=env)
+    assert quiet.returncode == 0
+    assert "0 new, 0 changed, 0 deleted" in quiet.stdout, quiet.stdout
