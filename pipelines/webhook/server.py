@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -206,6 +207,11 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
     receiver: "Receiver"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A broken connection (reset, TLS spoken wrong, timeout) is one log line, not a traceback."""
+        exc = sys.exc_info()[1]
+        log.info("connection from %s dropped: %s: %s", client_address[0], type(exc).__name__, exc)
 
 
 class Receiver:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import base64
+import http.client
+import json
 import os
+import shutil
+import ssl
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -183,3 +188,36 @@ def test_second_receiver_on_the_same_spool_refuses(receiver: Receiver, tmp_path:
     finally:
         other.stop()
     assert os.path.isdir(tmp_path / ".klink" / "webhook-spool")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI for a test certificate")
+def test_tls(tmp_path: Path) -> None:
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem"), "-subj", "/CN=localhost", "-days", "1"],
+                   check=True, capture_output=True)
+    rec = Receiver(tmp_path, extra=("--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")))
+    rec.health = lambda: _https_health(rec.port)  # type: ignore[method-assign]
+    try:
+        rec.start()
+        body = envelope("message.inbound", {"id": "m-tls"})
+        conn = http.client.HTTPSConnection("127.0.0.1", rec.port, context=ssl._create_unverified_context())
+        conn.request("POST", "/webhooks/klink", body, {"x-signature": sign(SECRET, body)})
+        assert conn.getresponse().status == 200
+        conn.close()
+        plain = Client(rec.port)  # plain HTTP on the TLS port: dropped, the receiver keeps serving
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            plain.post(body)
+        rec.wait_loaded(1)
+    finally:
+        rec.stop()
+    assert count(tmp_path, "messages") == 1
+    assert "Traceback" not in rec.log()
+
+
+def _https_health(port: int) -> dict:
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=ssl._create_unverified_context())
+    try:
+        conn.request("GET", "/health")
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
