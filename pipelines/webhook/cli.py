@@ -40,7 +40,7 @@ def _secret(key: str) -> Optional[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `klink webhook serve` (defaults: `sources.klink.webhook_*` config, then these)."""
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    parser.add_argument("--port", type=int, help="TCP port (default 8787; 0 = any free port)")
+    parser.add_argument("--port", type=int, help="TCP port (default 8788; 0 = any free port)")
     parser.add_argument("--spool-dir", help="durable spool directory (default ./.klink/webhook-spool)")
     parser.add_argument("--batch-size", type=int, help="flush when this many events are spooled (default 500)")
     parser.add_argument("--flush-interval", type=float,
@@ -74,7 +74,7 @@ def build(args: argparse.Namespace) -> Any:
 
     settings = ReceiverSettings(
         host=_pick(args, "host", "webhook_host", "127.0.0.1", str),
-        port=_pick(args, "port", "webhook_port", 8787, int),
+        port=_pick(args, "port", "webhook_port", 8788, int),
         spool_dir=_pick(args, "spool_dir", "webhook_spool_dir", os.path.join(".klink", "webhook-spool"), str),
         batch_size=_pick(args, "batch_size", "webhook_batch_size", 500, int),
         flush_interval=_pick(args, "flush_interval", "webhook_flush_interval", 2.0, float),

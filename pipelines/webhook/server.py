@@ -51,7 +51,7 @@ class ReceiverSettings:
     """How the receiver listens, spools and flushes (CLI flags / .dlt config)."""
 
     host: str = "127.0.0.1"
-    port: int = 8787
+    port: int = 8788
     spool_dir: str = ".klink/webhook-spool"
     batch_size: int = 500
     flush_interval: float = 2.0
