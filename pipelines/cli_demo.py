@@ -128,8 +128,17 @@ def _demo(args: argparse.Namespace, path: str, pipelines_dir: str) -> int:
         print("Run `klink demo` again for an incremental run; `klink demo --reset` starts over.")
     else:
         print("Each further `klink demo` adds one more round of changes; `klink demo --reset` starts over.")
-    rel = os.path.relpath(path)
-    print(f"See the state: klink status --demo    Try SQL on {rel}:")
-    print(f'  python -c "import duckdb; print(duckdb.connect(\'{rel}\').sql('
+    rel = _local(path)
+    python, klink = _local(sys.executable), _local(os.path.join(os.path.dirname(sys.executable), "klink"))
+    custom = "" if rel == DEMO_FILE else f" --duckdb-path {rel}"
+    print(f"See the state: {klink} status --demo{custom}")
+    print(f"Try SQL on {rel}:")
+    print(f'  {python} -c "import duckdb; print(duckdb.connect(\'{rel}\').sql('
           f"'SELECT status, count(*) FROM {DEMO_DATASET}.tickets WHERE _klink_deleted_at IS NULL GROUP BY 1'))\"")
     return EXIT_OK
+
+
+def _local(executable: str) -> str:
+    """`executable` as typed from here: relative when inside the working directory (./.venv/bin/...)."""
+    rel = os.path.relpath(executable)
+    return rel if not rel.startswith("..") else executable
