@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import shutil
 import sys
 import time
@@ -43,6 +44,12 @@ def demo_paths(args: argparse.Namespace) -> tuple[str, str]:
     return path, os.path.join(os.path.dirname(path), DEMO_DIR, "pipelines")
 
 
+def demo_pipeline_name(path: str) -> str:
+    """klink_demo for ./klink_demo.duckdb; one name per file otherwise, so two files never share state."""
+    stem = re.sub(r"[^0-9a-zA-Z_]", "_", os.path.splitext(os.path.basename(path))[0])
+    return DEMO_PIPELINE if stem == DEMO_PIPELINE else f"{DEMO_PIPELINE}_{stem}"
+
+
 def previous_runs(path: str) -> int:
     """How many demo syncs the DuckDB file holds (0 if none)."""
     if not os.path.exists(path):
@@ -67,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
             for p in (path, path + ".wal"):
                 if os.path.exists(p):
                     os.remove(p)
-            shutil.rmtree(os.path.join(pipelines_dir, DEMO_PIPELINE), ignore_errors=True)
-        lock = SyncLock(pipeline_name=DEMO_PIPELINE, pipelines_dir=pipelines_dir)
+            shutil.rmtree(os.path.join(pipelines_dir, demo_pipeline_name(path)), ignore_errors=True)
+        lock = SyncLock(pipeline_name=demo_pipeline_name(path), pipelines_dir=pipelines_dir)
         try:
             lock.acquire()
         except LockHeld as exc:
@@ -111,7 +118,7 @@ def _demo(args: argparse.Namespace, path: str, pipelines_dir: str) -> int:
         print(f"  loading into {path} (dataset {DEMO_DATASET}) ...", flush=True)
         progress = dlt.progress.log(log_period=5.0, logger=sys.stderr, dump_system_stats=False) if args.progress else None
         pipeline = make_pipeline(destination="duckdb", dataset_name=DEMO_DATASET, duckdb_path=path,
-                                 pipelines_dir=pipelines_dir, pipeline_name=DEMO_PIPELINE, progress=progress)
+                                 pipelines_dir=pipelines_dir, pipeline_name=demo_pipeline_name(path), progress=progress)
         result = run_sync(
             pipeline, resources=list(ALL_RESOURCES), api_token=sandbox.token, base_url=sandbox.base_url,
             start_date=(now - dt.timedelta(days=30)).isoformat(), end_date=now.isoformat(),

@@ -41,6 +41,20 @@ def _when(value: Any) -> Optional[str]:
     return None if value is None else str(value)
 
 
+def destination_state(pipeline: Any) -> Optional[Dict[str, Any]]:
+    """The pipeline state stored with the data (what the next sync continues from); None if unreadable.
+
+    Preferred over the local working folder, which may belong to another file or dataset.
+    """
+    from dlt.pipeline.state_sync import load_pipeline_state_from_destination
+
+    try:
+        with pipeline.destination_client() as client:
+            return load_pipeline_state_from_destination(pipeline.pipeline_name, client)
+    except Exception:
+        return None
+
+
 def collect(pipeline: Any) -> Dict[str, Any]:
     """Everything `klink status` shows, as plain data."""
     from sources.klink.changes import RUNS_TABLE
@@ -72,13 +86,19 @@ def collect(pipeline: Any) -> Dict[str, Any]:
             for resource, finished, complete, new, changed, deleted, seen in rows:
                 out["resources"].append({"resource": resource, "last_run": _when(finished), "complete": bool(complete),
                                          "seen": seen, "new": new, "changed": changed, "deleted": deleted})
-    state = pipeline.state.get("sources", {}).get("klink", {}).get("resources", {})
+    state = (destination_state(pipeline) or pipeline.state).get("sources", {}).get("klink", {}).get("resources", {})
     for item in out["resources"]:
         if item["resource"] == "cx_logs":
             item["position"] = f"last_window_end {state.get('cx_logs', {}).get('last_window_end') or '-'}"
         else:
             item["position"] = "full scan every run" + ("" if item["complete"] else "; last scan incomplete")
     return out
+
+
+def _complete(run: Dict[str, Any]) -> str:
+    if run["resource"] == "cx_logs":
+        return "-"  # read in date windows: never a complete scan, no deletion detection
+    return "yes" if run["complete"] else "no"
 
 
 def print_status(info: Dict[str, Any], label: str) -> None:
@@ -91,7 +111,7 @@ def print_status(info: Dict[str, Any], label: str) -> None:
     print(table(["table", "rows", "live", "deleted"], rows, right=(1, 2, 3)))
     if info["resources"]:
         print()
-        rows = [[r["resource"], r["last_run"], "yes" if r["complete"] else "no", r["seen"], r["new"], r["changed"],
+        rows = [[r["resource"], r["last_run"], _complete(r), r["seen"], r["new"], r["changed"],
                  r["deleted"], r["position"]] for r in info["resources"]]
         print(table(["resource", "last run", "complete", "seen", "new", "changed", "deleted", "incremental position"],
                     rows, right=(3, 4, 5, 6)))
@@ -102,10 +122,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.demo:
-            from pipelines.cli_demo import DEMO_DATASET, DEMO_DIR, DEMO_FILE, DEMO_PIPELINE
+            from pipelines.cli_demo import DEMO_DATASET, DEMO_DIR, DEMO_FILE, demo_pipeline_name
 
-            args.destination, args.dataset_name, args.pipeline_name = "duckdb", DEMO_DATASET, DEMO_PIPELINE
             args.duckdb_path = args.duckdb_path or DEMO_FILE
+            args.destination, args.dataset_name = "duckdb", DEMO_DATASET
+            args.pipeline_name = args.pipeline_name or demo_pipeline_name(args.duckdb_path)
             args.pipelines_dir = args.pipelines_dir or os.path.join(
                 os.path.dirname(os.path.abspath(args.duckdb_path)), DEMO_DIR, "pipelines")
         settings = runner_settings(args)
