@@ -53,7 +53,7 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--destination", help="duckdb (default), postgres, filesystem or any dlt destination name"
                             " [config klink.destination, env KLINK__DESTINATION]")
-    a("--dataset", dest="dataset_name", help="dataset (schema) name, default klink_data [klink.dataset_name]")
+    a("--dataset", dest="dataset_name", metavar="NAME", help="dataset (schema) name, default klink_data [klink.dataset_name]")
     a("--duckdb-path", help="DuckDB file for --destination duckdb, default ./klink.duckdb [klink.duckdb_path]")
     a("--pipelines-dir", help="dlt working folder (state, load packages, lock), default dlt's"
                               " ~/.dlt/pipelines [klink.pipelines_dir]")

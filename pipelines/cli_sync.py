@@ -27,9 +27,10 @@ from pipelines.cli_common import (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--resources", help="comma-separated resources to load (default: all) [sources.klink.resources]")
-    a("--full-refresh", action="store_true", help="drop the klink tables and state, then reload everything")
-    a("--start-date", help="backfill start for cx_logs windows, ISO 8601 (default: 30 days ago)"
-                           " [sources.klink.start_date]")
+    a("--full-refresh", action="store_true", help="drop the tables and state of the selected resources (all of"
+                                                   " them by default), then reload them")
+    a("--start-date", help="first cx_logs window on the first run, ISO 8601 (default: 30 days ago); with"
+                           " --end-date a run reads exactly that range (a backfill) [sources.klink.start_date]")
     a("--end-date", help="end of the cx_logs windows, ISO 8601 (default: now) [sources.klink.end_date]")
     a("--base-url", help="API base URL (default https://apigw.klinkcx.com) [sources.klink.base_url]")
     add_runner_arguments(parser)
