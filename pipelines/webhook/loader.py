@@ -156,6 +156,13 @@ class Loader:
         dropping the half-done load package so the spool stays the only copy of what is pending."""
         pipeline = self.pipeline
         started = time.monotonic()
+        if pipeline.has_pending_data:
+            # a load package left by a crash: its events are still spooled (they are deleted only after
+            # a load succeeds) and in this batch or a later one. dlt's run() would load only the old
+            # package and skip the new data, so the package is aborted and the spool reloads it.
+            log.warning("aborting a load package left unfinished by an earlier run; its events are "
+                        "still spooled and load again")
+            pipeline.abort_packages()
         try:
             children, field_types = destination_facts(pipeline)
             rows = build_rows(events, field_types=field_types, raw_only=raw_only)

@@ -231,6 +231,7 @@ class Receiver:
         self._failures = 0
         self._retry_at = 0.0
         self.last_error: Optional[str] = None
+        self.flushing = 0  # events in the flush under way
         self.httpd = _HTTPServer((settings.host, settings.port), Handler)
         self.httpd.receiver = self
         if settings.tls_cert:
@@ -274,6 +275,7 @@ class Receiver:
         snap.update({
             "status": "stopping" if self._stopping.is_set() else "ok",
             "spooled": self.spool.pending,
+            "flushing": self.flushing,
             "uptime_s": round(time.time() - self.started_at, 1),
             "last_flush_error": self.last_error,
         })
@@ -295,6 +297,7 @@ class Receiver:
         if not batch.segments:
             return True
         raw_only = self._failures >= RAW_ONLY_AFTER
+        self.flushing = len(batch.events)
         try:
             self.loader.load(batch.events, raw_only=raw_only)
         except Exception as exc:  # noqa: BLE001 - any failure keeps the batch spooled
@@ -315,6 +318,8 @@ class Receiver:
                           len(batch.events), self.last_error, delay)
                 self._retry_at = time.monotonic() + delay
             return False
+        finally:
+            self.flushing = 0
         if os.environ.get(CRASH_AFTER_LOAD_ENV):  # tests: die like kill -9 between the load and the delete
             os.kill(os.getpid(), signal.SIGKILL)
         if raw_only:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import List
@@ -111,3 +112,28 @@ def test_receiver_does_not_hold_the_duckdb_file_between_flushes(tmp_path: Path) 
         con.close()
     finally:
         assert rec.terminate() == 0
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("delay", [0.0, 0.5, 1.2])
+def test_kill9_during_a_flush_then_restart_loads_each_event_once(tmp_path: Path, delay: float) -> None:
+    n = 1500  # the 1500th event starts a flush by count; it is killed somewhere in extract/normalize/load
+    rec = Receiver(tmp_path, batch_size=n, flush_interval=3600).start()
+    try:
+        ids = [f"m-{i}" for i in range(n)]
+        with ThreadPoolExecutor(4) as pool:
+            statuses = [s for chunk in pool.map(_send_messages, [rec.port] * 4, [ids[k::4] for k in range(4)])
+                        for s in chunk]
+        assert statuses == [200] * n
+        rec.wait_for(lambda h: h["flushing"] == n or h["loaded"] == n, timeout=30)
+        time.sleep(delay)
+    finally:
+        rec.kill9()
+    again = Receiver(tmp_path).start()
+    try:
+        again.wait_loaded(n if again.health()["spooled"] else 0, timeout=120)
+        assert count(tmp_path, "webhook_events") == n
+        assert query(tmp_path, "SELECT COUNT(*), COUNT(DISTINCT id) FROM klink_data.messages") == [(n, n)]
+        assert _segments(tmp_path) == []
+    finally:
+        assert again.terminate() == 0

@@ -158,3 +158,27 @@ def test_lock_errors_are_recognised_through_the_cause_chain() -> None:
     except RuntimeError as outer:
         assert is_lock_error(outer)
     assert not is_lock_error(RuntimeError("something else"))
+
+
+def test_a_load_package_left_by_a_crash_does_not_swallow_the_next_batch(tmp_path: Path) -> None:
+    import duckdb
+
+    from pipelines.klink_pipeline import make_pipeline
+    from pipelines.webhook.loader import Loader, webhook_source
+
+    def factory() -> object:
+        return make_pipeline(duckdb_path=str(tmp_path / "k.duckdb"), pipelines_dir=str(tmp_path / "p"),
+                             pipeline_name="klink_webhooks")
+
+    Loader(factory).load([_event(0)])
+    crashed = factory()  # a flush killed between normalize and load leaves a pending package
+    crashed.extract(webhook_source(build_rows([_event(1)])))
+    crashed.normalize()
+    assert crashed.has_pending_data
+    loader = Loader(factory)  # the restarted receiver: the spool still holds event 1, plus new ones
+    loader.load([_event(1), _event(2), _event(3)])
+    assert not loader.pipeline.has_pending_data
+    con = duckdb.connect(str(tmp_path / "k.duckdb"), read_only=True)
+    assert con.execute("SELECT id FROM klink_data.messages ORDER BY id").fetchall() == [
+        ("m0",), ("m1",), ("m2",), ("m3",)]
+    con.close()
