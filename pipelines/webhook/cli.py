@@ -136,6 +136,10 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():  # a second signal: leave now; the spool is durable, the next start loads it
+            log.warning("received %s again: exiting without flushing; spooled events load at the next "
+                        "start", signal.Signals(signum).name)
+            os._exit(EXIT_PENDING)
         log.info("received %s: stopping, flushing spooled events", signal.Signals(signum).name)
         stop.set()
 

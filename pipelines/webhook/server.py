@@ -360,7 +360,7 @@ class Receiver:
         deadline = time.monotonic() + self.settings.shutdown_grace
         while self._inflight and time.monotonic() < deadline:
             time.sleep(0.05)
-        self._threads[1].join(timeout=flush_timeout)
+        self._threads[1].join()  # never two flushes at once: wait for one under way
         self.spool.close()
         self.httpd.server_close()
         deadline = time.monotonic() + flush_timeout

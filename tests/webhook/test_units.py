@@ -182,3 +182,44 @@ def test_a_load_package_left_by_a_crash_does_not_swallow_the_next_batch(tmp_path
     assert con.execute("SELECT id FROM klink_data.messages ORDER BY id").fetchall() == [
         ("m0",), ("m1",), ("m2",), ("m3",)]
     con.close()
+
+
+class _FlakyLoader:
+    """Fails every full load with `error`; raw-only loads succeed."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error, self.calls = error, []
+
+    def load(self, events: list, raw_only: bool = False) -> dict:
+        self.calls.append((len(events), raw_only))
+        if not raw_only:
+            raise self.error
+        return {}
+
+
+def _receiver(tmp_path: Path, loader: object) -> object:
+    from pipelines.webhook.server import Receiver, ReceiverSettings
+
+    return Receiver(ReceiverSettings(port=0, spool_dir=str(tmp_path / "spool")), Authenticator(secret="s"),
+                    loader)  # type: ignore[arg-type]
+
+
+def test_a_batch_that_keeps_failing_is_loaded_raw_only_and_a_lock_never_counts(tmp_path: Path) -> None:
+    locked = _receiver(tmp_path / "a", _FlakyLoader(OSError("IO Error: Could not set lock on file")))
+    locked.spool.append(_event(1))
+    assert not any(locked.flush_once() for _ in range(5))  # locked: retried forever, never degraded
+    assert locked.loader.calls == [(1, False)] * 5 and locked.spool.pending == 1
+    assert locked.health()["lock_waits"] == 5
+    locked.httpd.server_close()
+    locked.spool.close()
+    locked.spool.release()
+    broken = _receiver(tmp_path / "b", _FlakyLoader(ValueError("poison")))
+    broken.spool.append(_event(1))
+    assert [broken.flush_once() for _ in range(4)] == [False, False, False, True]
+    assert broken.loader.calls == [(1, False)] * 3 + [(1, True)]
+    health = broken.health()
+    assert health["raw_only_batches"] == 1 and health["loaded"] == 1 and health["spooled"] == 0
+    assert health["flush_errors"] == 3
+    broken.httpd.server_close()
+    broken.spool.close()
+    broken.spool.release()
