@@ -238,3 +238,62 @@ def test_sync_with_transform_builds_the_models(sandbox_factory, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "models rebuilt" in result.stdout, result.stdout
     assert count(work / "klink.duckdb", "SELECT COUNT(*) FROM klink_data_models.fct_tickets") == 40
+
+
+def _serve_until_ready(args, cwd, env, url, headers=None, timeout=60.0):
+    """Start `klink <args>` as a long-running subprocess; return it once `url` answers 200."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from tests.cli_helpers import clean_env
+
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args], cwd=cwd, env=clean_env(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"klink {args[0]} exited {proc.returncode}: {proc.communicate()}")
+        try:
+            if requests.get(url, headers=headers or {}, timeout=2).status_code == 200:
+                return proc
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"klink {args[0]} did not answer {url} within {timeout}s")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sandbox_and_webhook_commands_serve_and_stop_on_sigterm(tmp_path):
+    import signal
+
+    port = _free_port()
+    sandbox = _serve_until_ready(["sandbox", "--port", str(port), "--contacts", "7"], tmp_path, {},
+                                 f"http://127.0.0.1:{port}/api/v1/contacts",
+                                 headers={"Authorization": "Bearer kpt_sandbox_token"})
+    try:
+        import requests
+
+        body = requests.get(f"http://127.0.0.1:{port}/api/v1/contacts",
+                            headers={"Authorization": "Bearer kpt_sandbox_token"}, timeout=5).json()
+        assert body["total"] == 7
+    finally:
+        sandbox.send_signal(signal.SIGTERM)
+    assert sandbox.wait(timeout=30) == 0
+
+    port = _free_port()
+    receiver = _serve_until_ready(
+        ["webhook", "serve", "--port", str(port), "--pipelines-dir", str(tmp_path / "state")], tmp_path,
+        {"SOURCES__KLINK__WEBHOOK_SECRET": "whsec_test"}, f"http://127.0.0.1:{port}/health")
+    receiver.send_signal(signal.SIGTERM)
+    assert receiver.wait(timeout=60) == 0
