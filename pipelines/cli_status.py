@@ -140,8 +140,15 @@ def run(args: argparse.Namespace) -> int:
         if destination == "duckdb":
             destination = dlt.destinations.duckdb(settings["duckdb_path"])
         kwargs = {"pipelines_dir": settings["pipelines_dir"]} if settings["pipelines_dir"] else {}
-        pipeline = dlt.attach(pipeline_name=settings["pipeline_name"], destination=destination,
-                              dataset_name=settings["dataset_name"], **kwargs)
+        from dlt.pipeline.exceptions import CannotRestorePipelineException
+
+        try:
+            pipeline = dlt.attach(pipeline_name=settings["pipeline_name"], destination=destination,
+                                  dataset_name=settings["dataset_name"], **kwargs)
+        except CannotRestorePipelineException:
+            raise CliError(f"nothing loaded yet into {label} by pipeline {settings['pipeline_name']} (hint: run"
+                           " `klink sync` with the same --destination, --dataset and --pipeline-name)",
+                           exit_code=EXIT_FAILED) from None
         if not pipeline.default_schema_name:
             raise CliError(f"nothing loaded yet into {label} (hint: run `klink sync`)", exit_code=EXIT_FAILED)
         info = collect(pipeline)

@@ -118,6 +118,14 @@ def test_postgres_unreachable_is_one_line_with_the_setting(sandbox, tmp_path):
     assert "s3cret-pw" not in result.stderr
 
 
+@pytest.mark.postgres
+def test_postgres_status_before_any_sync(tmp_path, postgres_dataset):
+    result = klink("status", "--destination", "postgres", "--dataset", postgres_dataset, cwd=tmp_path,
+                   env={"DESTINATION__POSTGRES__CREDENTIALS": DSN, "KLINK__PIPELINES_DIR": str(tmp_path / "s")})
+    assert result.returncode == 1
+    assert "nothing loaded yet into postgres" in result.stderr and len(lines(result.stderr)) == 1
+
+
 def test_postgres_without_credentials_exits_2(sandbox, tmp_path):
     result = klink("sync", "--destination", "postgres", cwd=tmp_path / "work",
                    env=sandbox_env(sandbox, tmp_path / "state"))
