@@ -80,12 +80,13 @@ def collect(pipeline: Any) -> Dict[str, Any]:
                                   "deleted": None if deleted is None else int(deleted)})
         if RUNS_TABLE in schema.tables:
             rows = _query(client, (
-                "SELECT resource, finished_at, complete, new, changed, deleted, records_seen FROM ("
+                "SELECT resource, finished_at, complete, new, changed, deleted, records_seen, problems FROM ("
                 " SELECT r.*, ROW_NUMBER() OVER (PARTITION BY resource ORDER BY finished_at DESC) AS rn"
                 f" FROM {q(RUNS_TABLE)} r) x WHERE rn = 1 ORDER BY resource"))
-            for resource, finished, complete, new, changed, deleted, seen in rows:
+            for resource, finished, complete, new, changed, deleted, seen, problems in rows:
                 out["resources"].append({"resource": resource, "last_run": _when(finished), "complete": bool(complete),
-                                         "seen": seen, "new": new, "changed": changed, "deleted": deleted})
+                                         "seen": seen, "new": new, "changed": changed, "deleted": deleted,
+                                         "problems": problems})
     state = (destination_state(pipeline) or pipeline.state).get("sources", {}).get("klink", {}).get("resources", {})
     for item in out["resources"]:
         if item["resource"] == "cx_logs":
@@ -115,6 +116,9 @@ def print_status(info: Dict[str, Any], label: str) -> None:
                  r["deleted"], r["position"]] for r in info["resources"]]
         print(table(["resource", "last run", "complete", "seen", "new", "changed", "deleted", "incremental position"],
                     rows, right=(3, 4, 5, 6)))
+        for r in info["resources"]:
+            if r.get("problems"):
+                print(f"{r['resource']}: problems in the last run: {r['problems']}")
 
 
 def run(args: argparse.Namespace) -> int:
