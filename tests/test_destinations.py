@@ -177,9 +177,6 @@ def test_filesystem_records_each_deletion_once(sandbox, tmp_path):
     assert _parquet_rows(lake, "_klink_deletions") == 1
 
 
-@pytest.mark.xfail(reason="source: on filesystem a row changed twice has several appended versions and"
-                          " read_known_hashes keeps an arbitrary one (no ORDER BY _dlt_load_id), so unchanged rows"
-                          " count as changed and are appended again on every later sync")
 def test_filesystem_unchanged_rows_stay_unchanged_after_repeated_changes(sandbox_factory, tmp_path):
     sb = sandbox_factory(contacts=150, tickets=0, cx_logs=0, agent_activities=0)
     env = sandbox_env(sb, tmp_path / "state", DESTINATION__FILESYSTEM__BUCKET_URL=str(tmp_path / "lake"))

@@ -45,10 +45,11 @@ def read_known_hashes(table: str, where: str = "") -> Dict[str, str]:
                 f" AND NOT EXISTS (SELECT 1 FROM {deletions} d WHERE d.table_name = '{table}'"
                 f" AND d.id = CAST(t.id AS VARCHAR) AND d._dlt_load_id >= t._dlt_load_id)"
             )
+            order = " ORDER BY t._dlt_load_id"  # append-only destinations keep versions: the latest wins
             try:
-                rows = client.execute_sql(base + not_deleted)
+                rows = client.execute_sql(base + not_deleted + order)
             except Exception:  # no deletions recorded yet
-                rows = client.execute_sql(base)
+                rows = client.execute_sql(base + order)
     except Exception as exc:  # first run (no table / dataset) or no SQL access
         logger.info(f"klink: no earlier rows of {table} readable ({type(exc).__name__}); writing every row")
         return {}

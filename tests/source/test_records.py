@@ -13,7 +13,8 @@ from sources.klink.records import (
     record_hash,
 )
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seed-contact-detail.txt"
+# A copy of shared/seed-contact-detail.txt (the founding document), so a clone runs anywhere.
+SEED = Path(__file__).resolve().parents[1] / "fixtures" / "seed-contact-detail.txt"
 UTC = dt.timezone.utc
 
 
