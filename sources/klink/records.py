@@ -52,18 +52,52 @@ def parse_timestamp(value: Any) -> Any:
 def parse_timestamps(obj: Any) -> Any:
     """Parse the documented timestamp keys at any depth and drop null documented objects, in place."""
     if isinstance(obj, dict):
-        for key in [k for k in OBJECT_KEYS if k in obj and obj[k] is None]:
-            del obj[key]
-        for key, value in obj.items():
-            if key in TIMESTAMP_KEYS:
-                obj[key] = parse_timestamp(value)
-            elif isinstance(value, (dict, list)):
-                parse_timestamps(value)
+        _parse_dict(obj)
     elif isinstance(obj, list):
-        for item in obj:
-            if isinstance(item, (dict, list)):
-                parse_timestamps(item)
+        _parse_list(obj)
     return obj
+
+
+def _parse_dict(obj: Dict[str, Any]) -> None:
+    # one pass over the items (this runs for every nested object of every record: keep it tight)
+    drop = None
+    for key, value in obj.items():
+        if key in TIMESTAMP_KEYS:
+            if value.__class__ is str and value:
+                obj[key] = _TIMESTAMP_CACHE.get(value) or _parse_cached(value)
+            elif value is not None and not isinstance(value, (dict, list)):
+                obj[key] = parse_timestamp(value)
+        elif value is None:
+            if key in OBJECT_KEYS:
+                drop = [key] if drop is None else [*drop, key]
+        elif isinstance(value, dict):
+            _parse_dict(value)
+        elif isinstance(value, list):
+            _parse_list(value)
+    if drop:
+        for key in drop:
+            del obj[key]
+
+
+def _parse_list(items: List[Any]) -> None:
+    for item in items:
+        if isinstance(item, dict):
+            _parse_dict(item)
+        elif isinstance(item, list):
+            _parse_list(item)
+
+
+# The same timestamps repeat across records (embedded users, tags, platform contacts): parse each once.
+_TIMESTAMP_CACHE: Dict[str, Any] = {}
+_TIMESTAMP_CACHE_MAX = 8192
+
+
+def _parse_cached(value: str) -> Any:
+    parsed = parse_timestamp(value)
+    if len(_TIMESTAMP_CACHE) >= _TIMESTAMP_CACHE_MAX:
+        _TIMESTAMP_CACHE.clear()
+    _TIMESTAMP_CACHE[value] = parsed
+    return parsed
 
 
 def coerce_custom_value(value: Any, field_type: Optional[str]) -> Any:
