@@ -69,7 +69,7 @@ def run_sync(
     `loader_file_format="parquet"` is what the filesystem destination should write.
     """
     started = time.monotonic()
-    finish_interrupted(pipeline, loader_file_format)
+    finish_interrupted(pipeline)
     if source is None:
         if full_refresh:
             source_options["change_detection"] = False  # the tables are dropped: write every row
@@ -91,7 +91,7 @@ def run_sync(
     return result
 
 
-def finish_interrupted(pipeline: dlt.Pipeline, loader_file_format: Optional[str] = None) -> None:
+def finish_interrupted(pipeline: dlt.Pipeline) -> None:
     """Load what an interrupted run left behind, then apply its deletions.
 
     dlt's `run()` with pending packages loads them and exits without extracting; doing it here first
@@ -100,7 +100,7 @@ def finish_interrupted(pipeline: dlt.Pipeline, loader_file_format: Optional[str]
     """
     if pipeline.has_pending_data:
         logger.warning("klink: finishing the load packages an interrupted run left behind")
-        pipeline.normalize(loader_file_format=loader_file_format)
+        pipeline.normalize()
         pipeline.load()
     apply_soft_deletes(pipeline)
 
