@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +43,8 @@ def parse_args(argv: List[str] | None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="tiny sizes and 1 run (for the smoke test)")
     ap.add_argument("--memory", action="store_true", help="klink peak RSS at the given sizes and at --memory-scale x")
     ap.add_argument("--memory-scale", type=int, default=10)
+    ap.add_argument("--timeout", type=float, default=3600, help="kill a variant run after this many seconds")
+    ap.add_argument("--max-rss-gb", type=float, default=10, help="kill a variant run above this resident memory")
     ap.add_argument("--keep", action="store_true", help="keep the work directories (DuckDB files, logs)")
     ap.add_argument("--json", dest="json_out", default=None, help="also write every measurement here")
     args = ap.parse_args(argv)
@@ -65,6 +68,22 @@ def child_options(variant: Variant, sb: SandboxProcess, now: dt.datetime, realis
     return options
 
 
+def limits(args: argparse.Namespace) -> Dict:
+    return {"timeout": args.timeout, "max_rss_mb": args.max_rss_gb * 1024}
+
+
+def code_version() -> str:
+    """The commit measured, and whether the source or pipeline files differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "sources", "pipelines"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown commit"
+    return f"commit {head}" + (" + uncommitted changes in sources/ or pipelines/" if dirty else "")
+
+
 def run_rounds(args: argparse.Namespace, variants: List[Variant], sb: SandboxProcess, work: Path,
                realistic: bool) -> List[Dict[str, Measurement]]:
     now = sb.now()
@@ -76,12 +95,14 @@ def run_rounds(args: argparse.Namespace, variants: List[Variant], sb: SandboxPro
             if variant.rerun_of and variant.rerun_of not in dirs:  # its full sync, unmeasured
                 base = VARIANTS[variant.rerun_of]
                 dirs[base.name] = work / f"round{r}" / base.name
-                run_child(base.name, sb, dirs[base.name], child_options(base, sb, now, realistic), base.env)
+                run_child(base.name, sb, dirs[base.name], child_options(base, sb, now, realistic), base.env,
+                          **limits(args))
                 if realistic:
                     time.sleep(61)
             wd = dirs[variant.rerun_of] if variant.rerun_of else work / f"round{r}" / variant.name
             dirs[variant.name] = wd
-            m = run_child(variant.name, sb, wd, child_options(variant, sb, now, realistic), variant.env)
+            m = run_child(variant.name, sb, wd, child_options(variant, sb, now, realistic), variant.env,
+                          **limits(args))
             measured[variant.name] = m
             status = "ok" if m.returncode == 0 else f"FAILED rc={m.returncode}"
             print(f"  round {r + 1}/{args.runs} {variant.name}: {m.wall:.2f} s wall, {m.cpu:.1f} s CPU, "
@@ -110,7 +131,7 @@ def start_sandbox(args: argparse.Namespace, scale: int = 1) -> SandboxProcess:
 def benchmark(args: argparse.Namespace, work: Path) -> Dict:
     realistic = args.profile == "realistic"
     variants = select(args.variants, realistic)
-    print(f"# {env_line()} at start", file=sys.stderr)
+    print(f"# {code_version()}; {env_line()} at start", file=sys.stderr)
     sb = start_sandbox(args)
     try:
         minimums = {v.name: minimum_requests(sb, v.cx_window_days, v.extra_lists, v.cx_days) for v in variants}
@@ -121,13 +142,12 @@ def benchmark(args: argparse.Namespace, work: Path) -> Dict:
         sb.stop()
     records = args.contacts + args.tickets + args.cx_logs
     rows = [summarize(v.name, [r[v.name] for r in rounds], records, minimums[v.name], sb.sizes) for v in variants]
-    ceiling = None
-    if realistic and "klink" in minimums:
-        ceiling = minimums["klink"] / (REALISTIC["rate_limit"] / 60)
+    ceilings = {v.name: minimums[v.name] / (REALISTIC["rate_limit"] / 60) for v in variants
+                if realistic and v.kind == "klink" and not v.rerun_of}
     out = [
         f"profile {args.profile}: {args.contacts:,} contacts + {args.tickets:,} tickets + {args.cx_logs:,} cx-logs"
-        f" = {records:,} records; median of {args.runs} run(s); {env_line()} at end",
-        "", table(rows), "", *ratios(rounds, ceiling), "", "phases (median, from the dlt trace / the floor's own clock):",
+        f" = {records:,} records; median of {args.runs} run(s); {code_version()}; {env_line()} at end",
+        "", table(rows), "", *ratios(rounds, ceilings), "", "phases (median, from the dlt trace / the floor's own clock):",
         *[line for v in variants if (line := phases_line(v.name, [r[v.name] for r in rounds]))],
     ]
     print("\n".join(out), flush=True)
@@ -141,13 +161,14 @@ def memory(args: argparse.Namespace, work: Path) -> Dict:
     for scale in (1, args.memory_scale):
         sb = start_sandbox(args, scale)
         try:
-            variant = VARIANTS["klink"]
-            m = run_child("klink", sb, work / f"mem{scale}", child_options(variant, sb, sb.now(), False))
+            variant = VARIANTS[args.variants or "klink_proposed"]
+            m = run_child(variant.name, sb, work / f"mem{scale}", child_options(variant, sb, sb.now(), False),
+                          variant.env, **limits(args))
         finally:
             sb.stop()
         records = sum(sb.sizes.values())
         results[scale] = m
-        print(f"klink at {records:,} records: peak RSS {m.max_rss_mb:.0f} MB, wall {m.wall:.1f} s, "
+        print(f"{variant.name} at {records:,} records: peak RSS {m.max_rss_mb:.0f} MB, wall {m.wall:.1f} s, "
               f"CPU {m.cpu:.1f} s, {'ok' if m.returncode == 0 else 'FAILED'}", flush=True)
         if m.returncode:
             print(m.stderr_tail, file=sys.stderr)

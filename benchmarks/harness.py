@@ -160,14 +160,36 @@ class Measurement:
     stderr_tail: str = ""
 
 
+def rss_mb(pid: int) -> float:
+    """Current resident set of a live process in MB (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def run_child(variant: str, sb: SandboxProcess, workdir: Path, options: Dict[str, Any],
-              env: Optional[Dict[str, str]] = None, timeout: float = 3600) -> Measurement:
-    """Run one variant in a fresh interpreter and measure it."""
+              env: Optional[Dict[str, Optional[str]]] = None, timeout: float = 3600,
+              max_rss_mb: float = 10_240) -> Measurement:
+    """Run one variant in a fresh interpreter and measure it.
+
+    The child is killed past `timeout` seconds or `max_rss_mb` of resident memory (a variant that
+    would take the shared machine's memory down); the measurement then says so.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     args = {"variant": variant, "base_url": sb.base_url, "token": sb.token, "workdir": str(workdir),
             "sizes": sb.sizes, **options}
     out_path, err_path = workdir / f"{variant}.out", workdir / f"{variant}.err"
-    child_env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", **(env or {}), "PYTHONPATH": str(REPO)}
+    child_env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", "PYTHONPATH": str(REPO)}
+    for key, value in (env or {}).items():
+        if value is None:
+            child_env.pop(key, None)
+        else:
+            child_env[key] = value
     sb.control("reset_counters")
     sandbox_cpu0 = sb.cpu()
     with open(out_path, "w") as out, open(err_path, "w") as err:
@@ -175,11 +197,18 @@ def run_child(variant: str, sb: SandboxProcess, workdir: Path, options: Dict[str
         proc = subprocess.Popen([sys.executable, "-m", "benchmarks.child", json.dumps(args)], cwd=workdir,
                                 stdout=out, stderr=err, env=child_env)
         deadline = started + timeout
+        killed = ""
+        polls = 0
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            if time.perf_counter() > deadline:
+            polls += 1
+            if not killed and time.perf_counter() > deadline:
+                killed = f"killed after {timeout:.0f} s"
+            elif not killed and polls % 50 == 0 and rss_mb(proc.pid) > max_rss_mb:
+                killed = f"killed at {max_rss_mb / 1024:.0f} GB RSS after {time.perf_counter() - started:.0f} s"
+            if killed and proc.poll() is None:
                 proc.kill()
             time.sleep(0.01)
         wall = time.perf_counter() - started
@@ -191,6 +220,8 @@ def run_child(variant: str, sb: SandboxProcess, workdir: Path, options: Dict[str
         if line.startswith(RESULT_MARK):
             result = json.loads(line[len(RESULT_MARK):])
     stderr = err_path.read_text()
+    if killed:
+        stderr += f"\n{killed}"
     return Measurement(
         variant=variant, wall=wall, cpu=usage.ru_utime + usage.ru_stime, max_rss_mb=usage.ru_maxrss / 1024,
         sandbox_cpu=sandbox_cpu, requests=sum(counters.values()), requests_by_endpoint=counters, result=result,

@@ -30,9 +30,9 @@ def run(base_url: str, token: str, workdir: Path, now: str, source_options: Opti
     db = workdir / "klink.duckdb"
     pipeline = make_pipeline(duckdb_path=str(db), pipelines_dir=str(workdir / "pipelines"),
                              pipeline_name="klink_bench")
-    end = dt.datetime.fromisoformat(now)
-    options = {"start_date": (end - dt.timedelta(days=31)).isoformat(), "end_date": end.isoformat(),
-               **(source_options or {})}
+    # as a scheduled run: no start_date (the first run backfills 30 days, later ones read from the last
+    # window end minus the lookback); end_date pins "now" to the sandbox's virtual clock
+    options = {"end_date": dt.datetime.fromisoformat(now).isoformat(), **(source_options or {})}
     started = time.perf_counter()
     result = run_sync(pipeline, resources=RESOURCES, api_token=token, base_url=base_url,
                       loader_file_format=loader_file_format, **options)

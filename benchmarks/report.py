@@ -27,8 +27,11 @@ def _median(values: List[float]) -> float:
 def summarize(name: str, runs: List[Measurement], records: int, minimum: int, sizes: Dict[str, int]) -> List[str]:
     ok = [m for m in runs if m.returncode == 0]
     if not ok:
-        return [name, "FAILED", "", "", "", "", "", "", "", runs[0].stderr_tail.strip().splitlines()[-1:][0]
-                if runs and runs[0].stderr_tail.strip() else "failed"]
+        last = runs[0].stderr_tail.strip().splitlines()[-1:] if runs else []
+        reason = last[0][:60] if last else "failed"
+        wall = _median([m.wall for m in runs])
+        return [name, f"> {wall:.0f}" if "killed" in reason else "FAILED", "", "", f">= {max(m.max_rss_mb for m in runs):.0f}",
+                "", "", "", reason]
     wall = _median([m.wall for m in ok])
     cpu = _median([m.cpu for m in ok])
     parents = ok[-1].result.get("parents", {})
@@ -56,30 +59,30 @@ def _pairs(rounds: List[Dict[str, Measurement]], a: str, b: str) -> List[float]:
             if a in r and b in r and r[a].returncode == 0 and r[b].returncode == 0]
 
 
-def ratios(rounds: List[Dict[str, Measurement]], ceiling_seconds: Optional[float] = None) -> List[str]:
+def _line(label: str, values: List[float], target: str, percent: bool = False) -> str:
+    fmt = (lambda x: f"{x * 100:.0f}%") if percent else (lambda x: f"{x:.1f}x")
+    return f"{label}: {fmt(_median(values))} (per round: {', '.join(fmt(x) for x in values)})  [{target}]"
+
+
+def ratios(rounds: List[Dict[str, Measurement]], ceilings: Optional[Dict[str, float]] = None) -> List[str]:
     lines = []
-    speedup = _pairs(rounds, "klink", "stock_dlt")
-    if speedup:
-        lines.append(f"klink vs stock_dlt: {_median(speedup):.1f}x faster (per round: "
-                     + ", ".join(f"{x:.1f}" for x in speedup) + ")  [target >= 10x]")
-    floor = _pairs(rounds, "klink", "floor")
-    if floor:
-        lines.append(f"klink throughput vs floor: {_median(floor) * 100:.0f}% (per round: "
-                     + ", ".join(f"{x * 100:.0f}" for x in floor) + ")  [target >= 50%]")
-    rerun = _pairs(rounds, "klink", "klink_rerun")
-    if rerun:
-        lines.append(f"klink_rerun / klink wall: {_median(rerun) * 100:.0f}% (per round: "
-                     + ", ".join(f"{x * 100:.0f}" for x in rerun) + ")  [target <= 25%]")
-    names = sorted({n for r in rounds for n in r if n.startswith("klink_") and n != "klink_rerun"})
+    for full in ("klink", "klink_proposed"):
+        if speedup := _pairs(rounds, full, "stock_dlt"):
+            lines.append(_line(f"{full} vs stock_dlt, speedup", speedup, "target >= 10x"))
+        if floor := _pairs(rounds, full, "floor"):
+            lines.append(_line(f"{full} throughput as % of floor", floor, "target >= 50%", percent=True))
+        if rerun := _pairs(rounds, full, f"{full}_rerun"):
+            lines.append(_line(f"{full}_rerun wall as % of {full}", rerun, "target <= 25%", percent=True))
+    names = sorted({n for r in rounds for n in r if n.startswith("klink_") and not n.endswith("_rerun")})
     for name in names:
-        lever = _pairs(rounds, "klink", name)
-        if lever:
-            lines.append(f"{name} / klink wall: {_median(lever) * 100:.0f}%")
-    if ceiling_seconds:
-        walls = [r["klink"].wall for r in rounds if "klink" in r and r["klink"].returncode == 0]
+        base = "klink_proposed" if name.startswith("klink_proposed_") else "klink"
+        if name != base and (lever := _pairs(rounds, base, name)):
+            lines.append(_line(f"lever {name}: wall as % of {base}", lever, "< 100% = faster", percent=True))
+    for name, ceiling in (ceilings or {}).items():
+        walls = [r[name].wall for r in rounds if name in r and r[name].returncode == 0]
         if walls:
-            lines.append(f"klink vs the rate-limit ceiling ({ceiling_seconds:.0f} s of requests at the limit): "
-                         f"{ceiling_seconds / _median(walls) * 100:.0f}% of ceiling throughput  [target >= 95%]")
+            lines.append(f"{name} vs the rate-limit ceiling ({ceiling:.0f} s = its minimum requests at the limit):"
+                         f" {ceiling / _median(walls) * 100:.0f}% of ceiling throughput  [target >= 95%]")
     return lines
 
 

@@ -7,8 +7,11 @@ from typing import Any, Dict, List, Optional
 
 KLINK_FIELD_LISTS = ["contact_fields", "ticket_fields"]  # read once to type custom fields
 NOGZ = {"DATA_WRITER__DISABLE_COMPRESSION": "true"}
+NORMALIZE_2 = {"NORMALIZE__WORKERS": "2", "DATA_WRITER__FILE_MAX_ITEMS": "20000"}
 SMALL_BUFFERS = {"DATA_WRITER__BUFFER_MAX_ITEMS": "500"}
+DUCKDB_LEAN = {"DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG": '{"memory_limit": "128MB"}', "LOAD__WORKERS": "1"}
 LOOKBACK_DAYS = 3  # klink_source's cx_logs_lookback_days default
+BACKFILL_DAYS = 30  # the first run's cx-log range without a start_date (windows.DEFAULT_BACKFILL_DAYS)
 
 
 @dataclass
@@ -17,53 +20,74 @@ class Variant:
     kind: str  # floor | stock | klink
     doc: str
     options: Dict[str, Any] = field(default_factory=dict)
-    env: Dict[str, str] = field(default_factory=dict)
+    env: Dict[str, Optional[str]] = field(default_factory=dict)  # None: unset
     rerun_of: Optional[str] = None  # syncs again into the work directory of this variant's run
     cx_window_days: Optional[float] = None  # None: one selectedDate over the whole range
     extra_lists: List[str] = field(default_factory=list)  # lists read besides contacts/tickets/cx-logs
     cx_days: Optional[float] = None  # cx-logs read for the last N days only (None: the whole 31-day range)
 
 
-def _klink(name: str, doc: str, rerun_of: Optional[str] = None, env: Optional[Dict[str, str]] = None,
+def _klink(name: str, doc: str, rerun_of: Optional[str] = None, env: Optional[Dict[str, Optional[str]]] = None,
            **options: Any) -> Variant:
     # a re-run reads cx-logs from the last window end minus the lookback (cx_logs_lookback_days=3)
     return Variant(name, "klink", doc, options=options, env=env or {}, rerun_of=rerun_of, cx_window_days=7,
-                   extra_lists=list(KLINK_FIELD_LISTS), cx_days=LOOKBACK_DAYS if rerun_of else None)
+                   extra_lists=list(KLINK_FIELD_LISTS), cx_days=LOOKBACK_DAYS if rerun_of else BACKFILL_DAYS)
+
+
+# The levers proposed for the source (docs/performance.md): parquet files for DuckDB, table hints sent
+# once per resource (a patch until resources.py does it), dlt's intermediate files uncompressed, and
+# normalize in 2 worker processes over files of 20k rows (config until run_sync sets them).
+PROPOSED: Dict[str, Any] = {"patches": ["hints_once"], "loader_file_format": "parquet"}
+PROPOSED_ENV = {**NOGZ, **NORMALIZE_2}
+
+
+def _proposed(name: str, doc: str, env: Optional[Dict[str, Optional[str]]] = None, rerun_of: Optional[str] = None,
+              **changes: Any) -> Variant:
+    return _klink(name, doc, rerun_of=rerun_of, env={**PROPOSED_ENV, **(env or {})}, **{**PROPOSED, **changes})
 
 
 VARIANTS: Dict[str, Variant] = {v.name: v for v in [
     Variant("floor", "floor", "requests + orjson + flatten + one bulk insert per table into DuckDB, no dlt"),
-    Variant("stock_dlt", "stock", "dlt rest_api_source, page_number paginator, merge on id, defaults"),
-    _klink("klink", "klink_source, full sync into a fresh DuckDB (defaults)"),
-    _klink("klink_rerun", "klink_source again on the same DuckDB, nothing changed", rerun_of="klink"),
-    _klink("klink_workers1", "lever: pages fetched one at a time (max_workers=1)",
-           source_options={"max_workers": 1}),
-    _klink("klink_workers8", "lever: 8 pages in flight (max_workers=8)", source_options={"max_workers": 8}),
-    _klink("klink_parquet", "lever: loader_file_format=parquet", loader_file_format="parquet"),
-    _klink("klink_normw2", "lever: 2 normalize worker processes", env={"NORMALIZE__WORKERS": "2"}),
-    _klink("klink_jsonl", "lever: loader_file_format=jsonl (DuckDB COPY from JSON)", loader_file_format="jsonl"),
-    _klink("klink_nogz", "lever: dlt's intermediate files uncompressed", env=NOGZ),
-    _klink("klink_hints1", "lever: table hints sent with the first batch only (patch)", patches=["hints_once"]),
-    _klink("klink_hints1_parquet", "levers: hints once + parquet", patches=["hints_once"],
-           loader_file_format="parquet"),
-    _klink("klink_hints1_parquet_nogz", "levers: hints once + parquet + uncompressed", patches=["hints_once"],
-           loader_file_format="parquet", env=NOGZ),
-    _klink("klink_levers_normw2", "levers: hints once + parquet + uncompressed + 2 normalize workers",
-           patches=["hints_once"], loader_file_format="parquet", env={**NOGZ, "NORMALIZE__WORKERS": "2"}),
-    _klink("klink_levers_normw2_rot", "levers: hints once + parquet + uncompressed + files of 20k rows + 2 "
-           "normalize workers", patches=["hints_once"], loader_file_format="parquet",
-           env={**NOGZ, "NORMALIZE__WORKERS": "2", "EXTRACT__DATA_WRITER__FILE_MAX_ITEMS": "20000"}),
-    _klink("klink_levers_smallbuf", "levers: hints once + parquet + uncompressed + 500-item write buffers",
-           patches=["hints_once"], loader_file_format="parquet", env={**NOGZ, **SMALL_BUFFERS}),
+    Variant("stock_dlt", "stock", "dlt rest_api_source, page_number paginator, merge on id, destination defaults"),
+    Variant("stock_dlt_parquet", "stock", "stock_dlt with loader_file_format=parquet",
+            options={"loader_file_format": "parquet"}),
+    _klink("klink", "klink_source as committed, full sync into a fresh DuckDB (run_sync defaults)"),
+    _klink("klink_rerun", "klink as committed again on the same DuckDB, nothing changed", rerun_of="klink"),
+    _proposed("klink_proposed", "klink + the proposed levers: parquet, hints once, uncompressed files, "
+              "2 normalize workers"),
+    _proposed("klink_proposed_rerun", "klink_proposed again on the same DuckDB, nothing changed",
+              rerun_of="klink_proposed"),
+    # one lever at a time: each of these is klink_proposed with one thing changed
+    _klink("klink_parquet", "klink as committed + parquet only", loader_file_format="parquet"),
+    _proposed("klink_proposed_hints_every_page", "klink_proposed but hints on every page (as committed)",
+              patches=[]),
+    _proposed("klink_proposed_gz", "klink_proposed but dlt's intermediate files gzipped (dlt's default)",
+              env={"DATA_WRITER__DISABLE_COMPRESSION": "false"}),
+    _proposed("klink_proposed_normw1", "klink_proposed but normalize in one process (dlt's default)",
+              env={"NORMALIZE__WORKERS": "1", "DATA_WRITER__FILE_MAX_ITEMS": None}),
+    _proposed("klink_proposed_workers1", "klink_proposed but pages fetched one at a time (max_workers=1)",
+              source_options={"max_workers": 1}),
+    _proposed("klink_proposed_workers8", "klink_proposed with 8 pages in flight (max_workers=8)",
+              source_options={"max_workers": 8}),
+    _proposed("klink_proposed_smallbuf", "klink_proposed with 500-item write buffers (memory)", env=SMALL_BUFFERS),
+    _proposed("klink_proposed_duckdb_mem", "klink_proposed with DuckDB memory_limit=128MB, 1 load worker",
+              env=DUCKDB_LEAN),
+    _proposed("klink_proposed_nochange", "klink_proposed with change_detection=False (no hash read-back)",
+              source_options={"change_detection": False}),
 ]}
 
-DEFAULT = ["floor", "stock_dlt", "klink", "klink_rerun", "klink_workers1", "klink_parquet", "klink_normw2"]
-REALISTIC_DEFAULT = ["klink"]
+DEFAULT = ["floor", "stock_dlt", "stock_dlt_parquet", "klink", "klink_rerun", "klink_proposed",
+           "klink_proposed_rerun"]
+LEVERS = ["klink_proposed", "klink_proposed_hints_every_page", "klink_proposed_gz", "klink_proposed_normw1",
+          "klink_proposed_workers1", "klink_proposed_workers8"]
+REALISTIC_DEFAULT = ["klink_proposed"]
 
 
 def select(names: Optional[str], realistic: bool) -> List[Variant]:
+    groups = {"default": DEFAULT, "levers": LEVERS, "all": list(VARIANTS)}
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else (
         REALISTIC_DEFAULT if realistic else DEFAULT)
+    chosen = list(dict.fromkeys(v for n in chosen for v in groups.get(n, [n])))
     unknown = [n for n in chosen if n not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
