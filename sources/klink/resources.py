@@ -124,6 +124,7 @@ class _Run:
         self.rejected: List[Dict[str, Any]] = []
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.records_seen = 0
+        self.hinted = False  # table hints go with the first batch only
 
     def rows(self, records: List[Any], page: int) -> Optional[Any]:
         """The new or changed rows of one page, ready to yield (None if there are none)."""
@@ -139,7 +140,12 @@ class _Run:
                 row = self.normalize(record, self.field_types)
                 row["_klink_hash"] = digest
                 out.append(row)
-        return dlt.mark.with_hints(out, self.hints, create_table_variant=True) if out else None
+        if not out:
+            return None
+        if self.hinted:  # dlt re-merges and re-validates the table schema for every hinted batch
+            return dlt.mark.with_table_name(out, self.resource)
+        self.hinted = True
+        return dlt.mark.with_hints(out, self.hints, create_table_variant=True)
 
     def reject(self, record: Any, page: int, reason: str) -> None:
         """Quarantine a record with the reason and where it came from."""
