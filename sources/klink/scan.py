@@ -27,7 +27,6 @@ class ScanReport:
 
     pages: int = 0
     passes: int = 0
-    records: int = 0
     first_total: Optional[int] = None
     last_total: Optional[int] = None
     complete: bool = False
