@@ -34,9 +34,9 @@ def _klink(name: str, doc: str, rerun_of: Optional[str] = None, env: Optional[Di
                    extra_lists=list(KLINK_FIELD_LISTS), cx_days=LOOKBACK_DAYS if rerun_of else BACKFILL_DAYS)
 
 
-# The levers proposed for the source (docs/performance.md): parquet files for DuckDB, table hints sent
-# once per resource (a patch until resources.py does it), dlt's intermediate files uncompressed, and
-# normalize in 2 worker processes over files of 20k rows (config until run_sync sets them).
+# The levers proposed for the source (docs/performance.md): parquet files for DuckDB and table hints sent
+# once per resource (both landed: 37365de, 2da56b7; the patch is then a no-op), dlt's intermediate files
+# uncompressed, and normalize in 2 worker processes over files of 20k rows (config until run_sync sets them).
 PROPOSED: Dict[str, Any] = {"patches": ["hints_once"], "loader_file_format": "parquet"}
 PROPOSED_ENV = {**NOGZ, **NORMALIZE_2}
 
@@ -52,15 +52,16 @@ VARIANTS: Dict[str, Variant] = {v.name: v for v in [
     Variant("stock_dlt_parquet", "stock", "stock_dlt with loader_file_format=parquet",
             options={"loader_file_format": "parquet"}),
     _klink("klink", "klink_source as committed, full sync into a fresh DuckDB (run_sync defaults)"),
+    _klink("klink_insert_values", "klink with dlt's default loader format for DuckDB (before 37365de)",
+           loader_file_format="insert_values"),
     _klink("klink_rerun", "klink as committed again on the same DuckDB, nothing changed", rerun_of="klink"),
     _proposed("klink_proposed", "klink + the proposed levers: parquet, hints once, uncompressed files, "
               "2 normalize workers"),
     _proposed("klink_proposed_rerun", "klink_proposed again on the same DuckDB, nothing changed",
               rerun_of="klink_proposed"),
     # one lever at a time: each of these is klink_proposed with one thing changed
-    _klink("klink_parquet", "klink as committed + parquet only", loader_file_format="parquet"),
-    _proposed("klink_proposed_hints_every_page", "klink_proposed but hints on every page (as committed)",
-              patches=[]),
+    _proposed("klink_proposed_hints_every_page", "klink_proposed but hints on every page (before 2da56b7)",
+              patches=["hints_every_page"]),
     _proposed("klink_proposed_gz", "klink_proposed but dlt's intermediate files gzipped (dlt's default)",
               env={"DATA_WRITER__DISABLE_COMPRESSION": "false"}),
     _proposed("klink_proposed_normw1", "klink_proposed but normalize in one process (dlt's default)",
