@@ -7,12 +7,10 @@ reads this process's CPU from /proc and stops it with SIGTERM.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from typing import Any
 
 from sandbox import Sandbox, SandboxConfig
+from sandbox.cli import serve_until_signal
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,22 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     config = SandboxConfig(contacts=args.contacts, tickets=args.tickets, cx_logs=args.cx_logs,
                            latency_ms=args.latency_ms, rate_limit_per_minute=args.rate_limit_per_minute)
     sb = Sandbox(config, host="127.0.0.1", port=0)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=sb._server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    print(f"READY {sb.base_url} {sb.token}", flush=True)
-    try:
-        sb.serve_forever()
-    finally:
-        sb._server.close_connections()
-        sb._server.server_close()
-    return 0
+    return serve_until_signal(sb, f"READY {sb.base_url} {sb.token}")
 
 
 if __name__ == "__main__":

@@ -43,9 +43,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         webhook_secret=args.webhook_secret)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Serve until SIGINT/SIGTERM; prints one line with the base URL and the token."""
-    sb = Sandbox(config_from_args(args), host=args.host, port=args.port)
+def serve_until_signal(sb: Sandbox, announce: str) -> int:
+    """Print `announce`, serve until SIGINT/SIGTERM, close every connection; returns 0."""
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -55,13 +54,19 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"klink sandbox listening on {sb.base_url} token={sb.token}", flush=True)  # noqa: T201
+    print(announce, flush=True)  # noqa: T201
     try:
         sb.serve_forever()
     finally:
         sb._server.close_connections()
         sb._server.server_close()
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; prints one line with the base URL and the token."""
+    sb = Sandbox(config_from_args(args), host=args.host, port=args.port)
+    return serve_until_signal(sb, f"klink sandbox listening on {sb.base_url} token={sb.token}")
 
 
 def main(argv: list[str] | None = None) -> int:
