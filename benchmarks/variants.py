@@ -8,7 +8,6 @@ from typing import Any, Dict, List, Optional
 KLINK_FIELD_LISTS = ["contact_fields", "ticket_fields"]  # read once to type custom fields
 NOGZ = {"DATA_WRITER__DISABLE_COMPRESSION": "true"}
 NORMALIZE_2 = {"NORMALIZE__WORKERS": "2", "DATA_WRITER__FILE_MAX_ITEMS": "20000"}
-SMALL_BUFFERS = {"DATA_WRITER__BUFFER_MAX_ITEMS": "500"}
 DUCKDB_LEAN = {"DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG": '{"memory_limit": "128MB"}', "LOAD__WORKERS": "1"}
 LOOKBACK_DAYS = 3  # klink_source's cx_logs_lookback_days default
 BACKFILL_DAYS = 30  # the first run's cx-log range without a start_date (windows.DEFAULT_BACKFILL_DAYS)
@@ -34,54 +33,34 @@ def _klink(name: str, doc: str, rerun_of: Optional[str] = None, env: Optional[Di
                    extra_lists=list(KLINK_FIELD_LISTS), cx_days=LOOKBACK_DAYS if rerun_of else BACKFILL_DAYS)
 
 
-# The levers proposed for the source (docs/performance.md): parquet files for DuckDB and table hints sent
-# once per resource (both landed: 37365de, 2da56b7; the patch is then a no-op), dlt's intermediate files
-# uncompressed, and normalize in 2 worker processes over files of 20k rows (config until run_sync sets them).
-PROPOSED: Dict[str, Any] = {"patches": ["hints_once"], "loader_file_format": "parquet"}
-PROPOSED_ENV = {**NOGZ, **NORMALIZE_2}
-
-
-def _proposed(name: str, doc: str, env: Optional[Dict[str, Optional[str]]] = None, rerun_of: Optional[str] = None,
-              **changes: Any) -> Variant:
-    return _klink(name, doc, rerun_of=rerun_of, env={**PROPOSED_ENV, **(env or {})}, **{**PROPOSED, **changes})
-
-
 VARIANTS: Dict[str, Variant] = {v.name: v for v in [
     Variant("floor", "floor", "requests + orjson + flatten + one bulk insert per table into DuckDB, no dlt"),
     Variant("stock_dlt", "stock", "dlt rest_api_source, page_number paginator, merge on id, destination defaults"),
     Variant("stock_dlt_parquet", "stock", "stock_dlt with loader_file_format=parquet",
             options={"loader_file_format": "parquet"}),
     _klink("klink", "klink_source as committed, full sync into a fresh DuckDB (run_sync defaults)"),
+    _klink("klink_rerun", "klink as committed again on the same DuckDB, nothing changed", rerun_of="klink"),
+    # one lever at a time: each of these is klink with one thing changed (or undone)
+    _klink("klink_dlt_normalizer", "klink without Arrow batches: dicts through dlt's JSON normalizer",
+           patches=["dlt_normalizer"]),
+    _klink("klink_dlt_normalizer_tuned", "klink_dlt_normalizer + 2 normalize workers, uncompressed files "
+           "(the best the dict path did)", patches=["dlt_normalizer"], env={**NOGZ, **NORMALIZE_2}),
     _klink("klink_insert_values", "klink with dlt's default loader format for DuckDB (before 37365de)",
            loader_file_format="insert_values"),
-    _klink("klink_rerun", "klink as committed again on the same DuckDB, nothing changed", rerun_of="klink"),
-    _proposed("klink_proposed", "klink + the proposed levers: parquet, hints once, uncompressed files, "
-              "2 normalize workers"),
-    _proposed("klink_proposed_rerun", "klink_proposed again on the same DuckDB, nothing changed",
-              rerun_of="klink_proposed"),
-    # one lever at a time: each of these is klink_proposed with one thing changed
-    _proposed("klink_proposed_hints_every_page", "klink_proposed but hints on every page (before 2da56b7)",
-              patches=["hints_every_page"]),
-    _proposed("klink_proposed_gz", "klink_proposed but dlt's intermediate files gzipped (dlt's default)",
-              env={"DATA_WRITER__DISABLE_COMPRESSION": "false"}),
-    _proposed("klink_proposed_normw1", "klink_proposed but normalize in one process (dlt's default)",
-              env={"NORMALIZE__WORKERS": "1", "DATA_WRITER__FILE_MAX_ITEMS": None}),
-    _proposed("klink_proposed_workers1", "klink_proposed but pages fetched one at a time (max_workers=1)",
-              source_options={"max_workers": 1}),
-    _proposed("klink_proposed_workers8", "klink_proposed with 8 pages in flight (max_workers=8)",
-              source_options={"max_workers": 8}),
-    _proposed("klink_proposed_smallbuf", "klink_proposed with 500-item write buffers (memory)", env=SMALL_BUFFERS),
-    _proposed("klink_proposed_duckdb_mem", "klink_proposed with DuckDB memory_limit=128MB, 1 load worker",
-              env=DUCKDB_LEAN),
-    _proposed("klink_proposed_nochange", "klink_proposed with change_detection=False (no hash read-back)",
-              source_options={"change_detection": False}),
+    _klink("klink_workers1", "klink with pages fetched one at a time (max_workers=1)",
+           source_options={"max_workers": 1}),
+    _klink("klink_workers8", "klink with 8 pages in flight (max_workers=8)", source_options={"max_workers": 8}),
+    _klink("klink_batch1000", "klink with 1,000-row Arrow batches", source_options={"batch_rows": 1000}),
+    _klink("klink_batch20000", "klink with 20,000-row Arrow batches", source_options={"batch_rows": 20000}),
+    _klink("klink_duckdb_mem", "klink with DuckDB memory_limit=128MB, 1 load worker", env=DUCKDB_LEAN),
+    _klink("klink_nochange", "klink with change_detection=False (no hash read-back)",
+           source_options={"change_detection": False}),
 ]}
 
-DEFAULT = ["floor", "stock_dlt", "stock_dlt_parquet", "klink", "klink_rerun", "klink_proposed",
-           "klink_proposed_rerun"]
-LEVERS = ["klink_proposed", "klink_proposed_hints_every_page", "klink_proposed_gz", "klink_proposed_normw1",
-          "klink_proposed_workers1", "klink_proposed_workers8"]
-REALISTIC_DEFAULT = ["klink_proposed"]
+DEFAULT = ["floor", "stock_dlt", "stock_dlt_parquet", "klink", "klink_rerun"]
+LEVERS = ["klink", "klink_dlt_normalizer", "klink_dlt_normalizer_tuned", "klink_workers1", "klink_workers8",
+          "klink_batch1000", "klink_batch20000", "klink_duckdb_mem"]
+REALISTIC_DEFAULT = ["klink"]
 
 
 def select(names: Optional[str], realistic: bool) -> List[Variant]:

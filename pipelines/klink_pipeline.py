@@ -18,7 +18,7 @@ from dlt.common.pipeline import LoadInfo
 
 from sources.klink import ALL_RESOURCES, klink_source
 from sources.klink.changes import RUNS_TABLE
-from sources.klink.deletes import apply_soft_deletes
+from sources.klink.deletes import apply_soft_deletes, remove_stale_children
 
 PIPELINE_NAME = "klink"
 DATASET_NAME = "klink_data"  # differs from the DuckDB file stem: DuckDB clashes when catalog == schema
@@ -33,6 +33,7 @@ class SyncResult:
     rows_written: Dict[str, int] = field(default_factory=dict)
     resources: List[Dict[str, Any]] = field(default_factory=list)
     soft_deleted: Dict[str, int] = field(default_factory=dict)
+    stale_children: Dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -84,6 +85,7 @@ def run_sync(
     info = pipeline.run(source, refresh=refresh, loader_file_format=loader_file_format)
     result = SyncResult(load_info=info)
     result.soft_deleted = apply_soft_deletes(pipeline)
+    result.stale_children = remove_stale_children(pipeline)
     trace = pipeline.last_trace
     if trace and trace.last_normalize_info:
         result.rows_written = dict(trace.last_normalize_info.row_counts)
@@ -117,6 +119,7 @@ def finish_interrupted(pipeline: dlt.Pipeline) -> None:
         pipeline.normalize()
         pipeline.load()
     apply_soft_deletes(pipeline)
+    remove_stale_children(pipeline)
 
 
 def read_run_log(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> List[Dict[str, Any]]:

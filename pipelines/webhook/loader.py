@@ -3,28 +3,26 @@
 The receiver has its own pipeline (`klink_webhooks`) and source/schema name, so its dlt state and
 schema never collide with the polling pipeline's; the tables are shared: same dataset (`klink_data`)
 and, by default, the same DuckDB file (`klink.duckdb` in the working directory). Contacts use the
-polling source's own hints (`_main_hints("contacts", ...)`: merge on `id`, typed columns), so both
-writers keep one `contacts` table and one set of child tables.
-
-dlt's merge clears the child rows of a replaced contact only in child tables its own schema has seen,
-so before loading contacts the receiver declares in its schema every `contacts__*` table that exists in
-the destination; an update then also clears, e.g., custom-field rows a scan wrote when the event
-carries none. Custom fields are typed like the scan types them: from the `contact_fields` table the
-sync wrote (`custom__<system_name>` columns), untyped until a sync has run.
+polling source's own hints (`_main_hints("contacts", ...)`: merge on `id`, typed columns) and its
+Arrow builder (`sources/klink/columnar.py`), so both writers keep one `contacts` table and one set of
+child tables with the same layout. After each load, `remove_stale_children` drops the child rows of
+replaced contacts in every `contacts__*` table, including ones only the sync wrote (e.g. custom-field
+rows when the event carries none). Custom fields are typed like the scan types them: from the
+`contact_fields` table the sync wrote (`custom__<system_name>` columns), untyped until a sync has run.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional
 
 import dlt
 from dlt.common.schema.typing import TColumnSchema
-from dlt.common.schema.utils import new_table
 
 from sources.klink.changes import DELETIONS_TABLE
-from sources.klink.deletes import apply_soft_deletes
+from sources.klink.columnar import ArrowBatch
+from sources.klink.deletes import apply_soft_deletes, remove_stale_children
 from sources.klink.resources import SIDE_TABLE_COLUMNS, _main_hints
 
 from .rows import Rows, build_rows
@@ -68,48 +66,29 @@ def is_lock_error(exc: BaseException) -> bool:
     return False
 
 
-_CHILD_COLUMNS: List[TColumnSchema] = [
-    {"name": "_dlt_root_id", "data_type": "text", "nullable": False, "root_key": True},
-    {"name": "_dlt_parent_id", "data_type": "text", "nullable": False, "parent_key": True},
-    {"name": "_dlt_list_idx", "data_type": "bigint", "nullable": False},
-    {"name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True, "row_key": True},
-]
-
-
-def destination_facts(pipeline: Any, root: str = "contacts") -> Tuple[List[str], Dict[str, str]]:
-    """What the polling source already wrote: the `<root>__*` child tables (parents first) and the
-    contact custom-field types from `contact_fields` (system_name -> type). Empty if unreadable."""
+def contact_field_types(pipeline: Any) -> Dict[str, str]:
+    """The contact custom-field types the sync wrote to `contact_fields` (system_name -> type);
+    empty before the first sync or without SQL access."""
+    field_types: Dict[str, str] = {}
     try:
         with pipeline.sql_client() as client:
-            tables = {str(r[0]) for r in client.execute_sql(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", client.dataset_name)}
-            field_types: Dict[str, str] = {}
-            if "contact_fields" in tables:
-                fields = client.make_qualified_table_name("contact_fields")
-                for name, field_type in client.execute_sql(f"SELECT system_name, type FROM {fields}") or []:
-                    if name:
-                        field_types[str(name)] = str(field_type or "text")
-    except Exception as exc:  # no dataset yet, or a destination without SQL
-        log.debug("destination not readable yet: %s", type(exc).__name__)
-        return [], {}
-    children = sorted((n for n in tables if n.startswith(f"{root}__")), key=lambda n: (n.count("__"), n))
-    return children, field_types
+            fields = client.make_qualified_table_name("contact_fields")
+            for name, field_type in client.execute_sql(f"SELECT system_name, type FROM {fields}") or []:
+                if name:
+                    field_types[str(name)] = str(field_type or "text")
+    except Exception as exc:  # no dataset or table yet, or a destination without SQL
+        log.debug("contact fields not readable yet: %s", type(exc).__name__)
+    return field_types
 
 
-def _declare_children(schema: Any, names: List[str], root: str = "contacts") -> None:
-    """Declare existing child tables in `schema`, marked as seen, so merge clears them (module doc)."""
-    if root not in schema.tables:
-        table = new_table(root, write_disposition="merge", resource=root, columns=[dict(_CHILD_COLUMNS[-1])])
-        table["x-merge-strategy"] = "delete-insert"  # type: ignore[typeddict-unknown-key]
-        schema.update_table(table, normalize_identifiers=False)
-    for name in names:
-        parent = name.rsplit("__", 1)[0]
-        if name in schema.tables or parent not in schema.tables:
-            continue
-        table = new_table(name, parent_table_name=parent, columns=[dict(c) for c in _CHILD_COLUMNS[:-1]]
-                          + [dict(_CHILD_COLUMNS[-1])])
-        table["x-normalizer"] = {"seen-data": True}  # type: ignore[typeddict-unknown-key]
-        schema.update_table(table, normalize_identifiers=False)
+def _contact_tables(rows: List[Dict[str, Any]], field_types: Dict[str, str]) -> Iterator[Any]:
+    """Contacts and their child tables as Arrow tables, exactly as the polling source builds them."""
+    hints = _main_hints("contacts", field_types, "soft")
+    batch = ArrowBatch("contacts", hints.get("columns") or {})
+    load_id = dlt.current.load_package_state()["load_id"]
+    for row in rows:
+        batch.add(row, load_id)
+    yield from batch.items(hints)
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=2)
@@ -124,8 +103,7 @@ def webhook_source(rows: Rows, field_types: Optional[Dict[str, str]] = None) -> 
                      columns=SIDE_TABLE_COLUMNS[DELETIONS_TABLE]),
     ]
     if rows.contacts:
-        hinted = dlt.mark.with_hints(rows.contacts, _main_hints("contacts", field_types or {}, "soft"), create_table_variant=True)
-        resources.append(dlt.resource([hinted], name="contacts"))
+        resources.append(dlt.resource(_contact_tables, name="contacts")(rows.contacts, field_types or {}))
     return resources
 
 
@@ -164,14 +142,13 @@ class Loader:
                         "still spooled and load again")
             pipeline.abort_packages()
         try:
-            children, field_types = destination_facts(pipeline)
+            field_types = contact_field_types(pipeline)
             rows = build_rows(events, field_types=field_types, raw_only=raw_only)
-            source = webhook_source(rows, field_types)
-            if rows.contacts:
-                _declare_children(source.schema, children)
-            pipeline.run(source, loader_file_format=_file_format(pipeline))
+            pipeline.run(webhook_source(rows, field_types), loader_file_format=_file_format(pipeline))
             if rows.deletions:
                 apply_soft_deletes(pipeline)
+            if rows.contacts:
+                remove_stale_children(pipeline)
         except BaseException:
             try:
                 pipeline.abort_packages()

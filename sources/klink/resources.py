@@ -12,6 +12,7 @@ from dlt.common.schema.typing import TColumnSchema
 
 from .changes import DELETIONS_TABLE, REJECTED_TABLE, RUNS_TABLE, ChangeTracker, read_known_hashes
 from .client import KlinkClient, Page, json_dumps, parse_page
+from .columnar import ArrowBatch
 from .exceptions import KlinkEndpointUnavailable
 from .records import flatten_categories, normalizer_for, record_hash
 from .scan import Scanner, ScanReport
@@ -58,6 +59,7 @@ class SourceContext:
     end_date: Optional[dt.datetime]
     lookback: dt.timedelta
     window: dt.timedelta
+    batch_rows: int = 5000
     _cache: Dict[str, Tuple[List[Dict[str, Any]], ScanReport]] = field(default_factory=dict)
 
     def fetcher(self, resource: str, params: Optional[Dict[str, Any]] = None,
@@ -121,14 +123,14 @@ class _Run:
         self.field_types = ctx.field_types(resource)
         self.hints = _main_hints(resource, self.field_types, ctx.delete_mode)
         self.normalize = normalizer_for(resource)
+        self.batch = ArrowBatch(resource, self.hints.get("columns") or {})
+        self.load_id = dlt.current.load_package_state()["load_id"]
         self.rejected: List[Dict[str, Any]] = []
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.records_seen = 0
-        self.hinted = False  # table hints go with the first batch only
 
-    def rows(self, records: List[Any], page: int) -> Optional[Any]:
-        """The new or changed rows of one page, ready to yield (None if there are none)."""
-        out = []
+    def changed_rows(self, records: List[Any], page: int) -> Iterator[Dict[str, Any]]:
+        """The new or changed records of one page as rows; id-less records are quarantined."""
         for record in records:
             self.records_seen += 1
             rid = record.get("id") if isinstance(record, dict) else None
@@ -139,13 +141,19 @@ class _Run:
             if self.tracker.should_write(rid, digest):
                 row = self.normalize(record, self.field_types)
                 row["_klink_hash"] = digest
-                out.append(row)
-        if not out:
-            return None
-        if self.hinted:  # dlt re-merges and re-validates the table schema for every hinted batch
-            return dlt.mark.with_table_name(out, self.resource)
-        self.hinted = True
-        return dlt.mark.with_hints(out, self.hints, create_table_variant=True)
+                yield row
+
+    def rows(self, records: List[Any], page: int) -> Iterator[Any]:
+        """Buffer the new or changed rows of one page; yields Arrow tables once a batch is full."""
+        for row in self.changed_rows(records, page):
+            self.batch.add(row, self.load_id)
+        if self.batch.rows >= self.ctx.batch_rows:  # few big Arrow items: dlt's cost is per item
+            yield from self.flush()
+
+    def flush(self) -> Iterator[Any]:
+        """The buffered rows as one Arrow table per table (hints with a table's first batch only)."""
+        if self.batch.rows:
+            yield from self.batch.items(self.hints)
 
     def reject(self, record: Any, page: int, reason: str) -> None:
         """Quarantine a record with the reason and where it came from."""
@@ -157,6 +165,7 @@ class _Run:
 
     def finish(self, report: ScanReport, complete: bool) -> Iterator[Any]:
         """Deletions (only after a complete scan), quarantined records and the run-log row."""
+        yield from self.flush()
         deleted: List[str] = []
         if self.rejected:  # an id-less record could be any known row: do not call anything deleted
             complete = False
@@ -165,8 +174,9 @@ class _Run:
             deleted = self.tracker.missing_ids()
         now = dt.datetime.now(dt.timezone.utc)
         if deleted and self.ctx.delete_mode == "hard":
-            yield dlt.mark.with_hints([{"id": i, "_klink_hard_deleted": True} for i in deleted], self.hints,
-                                      create_table_variant=True)
+            for i in deleted:
+                self.batch.add({"id": i, "_klink_hard_deleted": True}, self.load_id)
+            yield from self.flush()
         elif deleted:
             yield _side(DELETIONS_TABLE, [{"table_name": self.resource, "id": i, "deleted_at": now} for i in deleted])
         if self.rejected:
@@ -187,15 +197,11 @@ def full_scan(ctx: SourceContext, resource: str) -> Iterator[Any]:
         run = _Run(ctx, resource, known)
         if resource in FIELD_SOURCES.values():  # small lists, shared with the custom-field typing
             records, report = ctx.scan_all(resource)
-            batch = run.rows(records, 0)
-            if batch is not None:
-                yield batch
+            yield from run.rows(records, 0)
         else:
             scanner = Scanner(ctx.fetcher(resource), ctx.page_size, ctx.workers, ctx.max_rescans, resource)
             for page in scanner.pages():
-                batch = run.rows(page.records, page.number)
-                if batch is not None:
-                    yield batch
+                yield from run.rows(page.records, page.number)
             report = scanner.report
     except KlinkEndpointUnavailable as exc:
         logger.warning(f"klink: skipping resource {resource}: {exc} (the tenant's plan may lack it)")
@@ -213,9 +219,7 @@ def category_tree(ctx: SourceContext, resource: str = "categories") -> Iterator[
     except KlinkEndpointUnavailable as exc:
         logger.warning(f"klink: skipping resource {resource}: {exc} (the tenant's plan may lack it)")
         return
-    batch = run.rows(list(flatten_categories(page.records)), 1)
-    if batch is not None:
-        yield batch
+    yield from run.rows(list(flatten_categories(page.records)), 1)
     yield from run.finish(ScanReport(pages=1, passes=1, complete=True), True)
 
 
@@ -242,9 +246,8 @@ def cx_log_windows(ctx: SourceContext, resource: str = "cx_logs") -> Iterator[An
             fetch = ctx.fetcher(resource, params={"selectedDate": selected_date(lower, upper, ctx.tz)}, headers=headers)
             scanner = Scanner(fetch, ctx.page_size, ctx.workers, ctx.max_rescans, f"{resource} {lower:%Y-%m-%d}")
             for page in scanner.pages():
-                batch = run.rows(page.records, page.number)
-                if batch is not None:
-                    yield batch
+                yield from run.rows(page.records, page.number)
+            yield from run.flush()  # the window's rows go out before its end is saved in state
             report.passes += scanner.report.passes
             report.pages += scanner.report.pages
             report.problems += scanner.report.problems

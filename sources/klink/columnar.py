@@ -1,0 +1,284 @@
+"""Build each batch of rows as Arrow tables, parent and children, so dlt skips its JSON normalizer.
+
+The layout is the one dlt's relational normalizer gives with `max_table_nesting=2`: snake_case names,
+nested objects flattened into `a__b` columns, lists into `<table>__<list>` child tables carrying
+`_dlt_id`, `_dlt_parent_id`, `_dlt_root_id` and `_dlt_list_idx`, deeper values kept as JSON text.
+Each child row also carries `_klink_parent_id`, the parent's primary key.
+
+dlt creates nested tables only in its JSON normalizer (an Arrow item cannot target one), so each child
+table is its own merge table with `merge_key=_klink_parent_id`: a rewritten parent replaces its
+children in the same load. A parent that now has no children, or a parent removed by a hard delete,
+leaves rows behind that `deletes.remove_stale_children` drops after the load (children whose
+`_dlt_root_id` is no longer a parent's `_dlt_id`).
+
+Why our own: dlt's normalizer spent about half of a full sync and most of its memory (benchmark
+`klink_proposed` vs `klink`, docs/performance.md); building columns here costs a fraction of that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+
+import dlt
+import orjson
+import pyarrow as pa
+from dlt.common.normalizers.json.helpers import get_nested_row_hash
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+from dlt.common.schema.typing import TColumnSchema
+from dlt.common.utils import uniq_id_base64
+
+from .records import parse_timestamp
+
+MAX_NESTING = 2  # the source's max_table_nesting
+PARENT_ID = "_klink_parent_id"
+CHILD_MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+ROW_KEY: TColumnSchema = {"data_type": "text", "nullable": False, "unique": True, "row_key": True}
+LOAD_ID: TColumnSchema = {"data_type": "text", "nullable": False}
+CHILD_KEYS: Dict[str, TColumnSchema] = {
+    "_dlt_id": ROW_KEY, "_dlt_parent_id": {"data_type": "text", "nullable": False},
+    "_dlt_root_id": {"data_type": "text", "nullable": False},
+    "_dlt_list_idx": {"data_type": "bigint", "nullable": False}, PARENT_ID: {"data_type": "text"},
+}
+ARROW_TYPES = {"text": pa.string(), "bigint": pa.int64(), "double": pa.float64(), "bool": pa.bool_(),
+               "timestamp": pa.timestamp("us", tz="UTC"), "date": pa.date32(), "json": pa.string(),
+               "decimal": pa.float64()}
+_PY_TYPES = {str: "text", bool: "bool", int: "bigint", float: "double", dt.datetime: "timestamp",
+             dt.date: "date", dict: "json", list: "json"}
+_naming = NamingConvention()
+_names: Dict[str, str] = {}
+
+
+class _QuietArrowHintWarning(logging.Filter):
+    """Drops dlt's per-item warning that our column hints override the Arrow schema's (json is a
+    string in Arrow, so every batch with a JSON column would warn although that override is the intent)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "when merging arrow schema with dlt schema" not in record.getMessage()
+
+
+_dlt_logger = logging.getLogger("dlt")
+if not any(isinstance(f, _QuietArrowHintWarning) for f in _dlt_logger.filters):
+    _dlt_logger.addFilter(_QuietArrowHintWarning())
+
+
+def column_name(key: str) -> str:
+    """dlt's snake_case name of an API key (cached)."""
+    name = _names.get(key)
+    if name is None:
+        name = _names[key] = _naming.normalize_identifier(key) if key and not key.isspace() else "_empty"
+    return name
+
+
+def type_of(value: Any) -> str:
+    """The warehouse type dlt would infer for a Python value."""
+    kind = _PY_TYPES.get(type(value))
+    if kind is None:
+        for cls, name in _PY_TYPES.items():  # subclasses: pendulum.DateTime, IntEnum, ...
+            if isinstance(value, cls):
+                return name
+        return "text"
+    return kind
+
+
+class _Columns:
+    """Column lists of one table; a key first seen late is back-filled with NULLs."""
+
+    __slots__ = ("columns", "count")
+
+    def __init__(self) -> None:
+        self.columns: Dict[str, List[Any]] = {}
+        self.count = 0
+
+    def add(self, row: Dict[str, Any]) -> None:
+        n, columns = self.count, self.columns
+        for key, value in row.items():
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = [None] * n
+            column.append(value)
+        self.count = n = n + 1
+        if len(row) != len(columns):
+            for column in columns.values():
+                if len(column) < n:
+                    column.append(None)
+
+
+class ArrowBatch:
+    """Rows of one resource in, one Arrow table per table out; column types fixed at first sight.
+
+    A value that does not fit its column's type (and cannot be coerced to it) goes to a variant column
+    `<name>__v_<type>`, as dlt's normalizer does, so nothing is lost.
+    """
+
+    def __init__(self, resource: str, columns: Mapping[str, TColumnSchema]) -> None:
+        self.resource = resource
+        self.types: Dict[str, Dict[str, str]] = {
+            resource: {n: c["data_type"] for n, c in columns.items() if c.get("data_type")}}
+        self.hinted: Dict[str, Set[str]] = {}
+        self._tables: Dict[str, _Columns] = {}
+        self._id_prefix = uniq_id_base64(8)
+        self._next_id = 0
+        self.rows = 0
+
+    def add(self, row: Dict[str, Any], load_id: str) -> None:
+        """Flatten one root row (and its lists) into the batch."""
+        row_id = f"{self._id_prefix}{self._next_id:x}"
+        self._next_id += 1
+        flat = self._flatten(self.resource, row, MAX_NESTING, row_id, row_id, row.get("id"))
+        flat["_dlt_id"] = row_id
+        flat["_dlt_load_id"] = load_id
+        self._table(self.resource).add(flat)
+        self.rows += 1
+
+    def _table(self, name: str) -> _Columns:
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = _Columns()
+        return table
+
+    def _flatten(self, table: str, row: Dict[str, Any], level: int, row_id: str, root_id: str,
+                 parent_key: Any) -> Dict[str, Any]:
+        flat: Dict[str, Any] = {}
+        lists: List[Tuple[str, List[Any], int]] = []
+        types = self.types.get(table) or {}
+        stack = [(row, level, "")]
+        while stack:
+            current, lvl, prefix = stack.pop()
+            for key, value in current.items():
+                name = prefix + column_name(key)
+                kind = value.__class__
+                if (kind is dict or kind is list) and lvl > 0 and types.get(name) != "json":
+                    if kind is dict:
+                        stack.append((value, lvl - 1, name + "__"))
+                    else:
+                        lists.append((name, value, lvl - 1))
+                    continue
+                flat[name] = value
+        for name, items, child_level in lists:
+            child = f"{table}__{name}"
+            rows = self._table(child)
+            for idx, item in enumerate(items):
+                child_id = get_nested_row_hash(row_id, child, idx)
+                kind = item.__class__
+                if kind is dict:
+                    child_row = self._flatten(child, item, child_level, child_id, root_id, parent_key)
+                elif kind is list:  # a list of lists: dlt's intermediary `list` table
+                    child_row = self._flatten(child, {"list": item}, child_level - 1, child_id, root_id,
+                                              parent_key)
+                else:
+                    child_row = {"value": item}
+                child_row["_dlt_parent_id"] = row_id
+                child_row["_dlt_list_idx"] = idx
+                child_row["_dlt_id"] = child_id
+                child_row["_dlt_root_id"] = root_id
+                child_row[PARENT_ID] = None if parent_key is None else str(parent_key)
+                rows.add(child_row)
+        return flat
+
+    def tables(self) -> Dict[str, pa.Table]:
+        """The batch as Arrow tables (parent first), then empty for the next batch."""
+        tables, self._tables, self.rows = self._tables, {}, 0
+        out = {}
+        for name in sorted(tables, key=lambda n: (n.count("__"), n)):
+            if tables[name].count:
+                out[name] = self._arrow(name, tables[name])
+        return out
+
+    def _arrow(self, table: str, rows: _Columns) -> pa.Table:
+        types = self.types.setdefault(table, {})
+        arrays: Dict[str, pa.Array] = {}
+        for name, values in rows.columns.items():
+            data_type = types.get(name)
+            if data_type is None:
+                data_type = next((type_of(v) for v in values if v is not None), None)
+                if data_type is None:  # all NULL and never typed: dlt would not create it either
+                    continue
+                types[name] = data_type
+            arrays[name], coerced = _array(values, data_type)
+            if coerced and arrays[name].null_count > values.count(None):
+                self._split_variants(name, values, data_type, arrays)
+        return pa.table(arrays)
+
+    def _split_variants(self, name: str, values: List[Any], data_type: str, arrays: Dict[str, pa.Array]) -> None:
+        """Values the column type could not take go to `<name>__v_<their type>` columns."""
+        variants: Dict[str, List[Any]] = {}
+        for i, value in enumerate(values):
+            if value is not None and _coerce(value, data_type) is None:
+                kind = type_of(value)
+                variants.setdefault(kind, [None] * len(values))[i] = value
+        for kind, column in variants.items():
+            arrays[f"{name}__v_{kind}"] = _array(column, kind)[0]
+
+    def hints(self, table: str, root_hints: Any, arrow: pa.Table) -> Optional[Any]:
+        """Table hints when `table` is new or has columns not hinted yet, else None."""
+        seen = self.hinted.setdefault(table, set())
+        new = set(arrow.column_names) - seen
+        if not new:
+            return None
+        seen.update(arrow.column_names)
+        types = self.types.get(table, {})
+        columns: Dict[str, TColumnSchema] = {
+            n: {"data_type": t, "nullable": True} for n, t in types.items()  # type: ignore[misc]
+            if n in seen or table == self.resource}
+        if table == self.resource:
+            columns.update(root_hints.get("columns") or {})
+            columns.update(_dlt_id=ROW_KEY, _dlt_load_id=LOAD_ID)
+            return dlt.mark.make_hints(table_name=table, write_disposition=root_hints.get("write_disposition"),
+                                       primary_key=root_hints.get("primary_key"), columns=columns)
+        columns.update(CHILD_KEYS)
+        return dlt.mark.make_hints(table_name=table, write_disposition=CHILD_MERGE, merge_key=PARENT_ID,
+                                   columns=columns)
+
+    def items(self, root_hints: Any) -> Iterator[Any]:
+        """The batch as dlt items: each table with its hints when they are new, else just its name."""
+        for name, arrow in self.tables().items():
+            hints = self.hints(name, root_hints, arrow)
+            if hints is None:
+                yield dlt.mark.with_table_name(arrow, name)
+            else:
+                yield dlt.mark.with_hints(arrow, hints, create_table_variant=True)
+
+
+def _array(values: List[Any], data_type: str) -> Tuple[pa.Array, bool]:
+    """The Arrow array of `values` as `data_type`, and whether values had to be coerced one by one."""
+    arrow_type = ARROW_TYPES.get(data_type, pa.string())
+    if data_type == "json":
+        return pa.array([None if v is None else orjson.dumps(v, default=str).decode() for v in values],
+                        type=arrow_type), False
+    try:
+        return pa.array(values, type=arrow_type), False
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        return pa.array([_coerce(v, data_type) for v in values], type=arrow_type), True
+
+
+def _coerce(value: Any, data_type: str) -> Any:
+    """`value` as `data_type` (what dlt's coercion would accept), or None if it does not fit."""
+    if value is None:
+        return None
+    try:
+        if data_type == "text":
+            return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+        if data_type == "bigint":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                return None
+            result = int(value)
+            return result if -(2**63) <= result < 2**63 else None
+        if data_type in ("double", "decimal"):
+            return None if isinstance(value, bool) else float(value)
+        if data_type == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            return True if text in ("true", "1") else False if text in ("false", "0") else None
+        if data_type == "timestamp":
+            parsed = parse_timestamp(value)
+            return parsed if isinstance(parsed, dt.datetime) else None
+        if data_type == "date":
+            if isinstance(value, dt.datetime):
+                return value.date()
+            return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None
