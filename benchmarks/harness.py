@@ -152,13 +152,34 @@ class Measurement:
     variant: str
     wall: float
     cpu: float
-    max_rss_mb: float
+    max_rss_mb: float  # the largest single process (the OS's ru_maxrss)
     sandbox_cpu: float
     requests: int
     requests_by_endpoint: Dict[str, int]
     result: Dict[str, Any] = field(default_factory=dict)
     returncode: int = 0
     stderr_tail: str = ""
+    tree_rss_mb: float = 0.0  # the variant's processes together (helpers, normalize workers), sampled 5x/s
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident set of `pid` and all its descendants, in MB."""
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += rss_mb(current)
+        todo.extend(children.get(current, []))
+    return total
 
 
 def rss_mb(pid: int) -> float:
@@ -203,11 +224,14 @@ def run_child(variant: str, sb: SandboxProcess, workdir: Path, options: Dict[str
         deadline = started + timeout
         killed = ""
         polls = 0
+        tree_peak = 0.0
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             polls += 1
+            if polls % 20 == 0:
+                tree_peak = max(tree_peak, tree_rss_mb(proc.pid))
             if not killed and time.perf_counter() > deadline:
                 killed = f"killed after {timeout:.0f} s"
             elif not killed and polls % 50 == 0 and rss_mb(proc.pid) > max_rss_mb:
@@ -230,4 +254,5 @@ def run_child(variant: str, sb: SandboxProcess, workdir: Path, options: Dict[str
         variant=variant, wall=wall, cpu=usage.ru_utime + usage.ru_stime, max_rss_mb=usage.ru_maxrss / 1024,
         sandbox_cpu=sandbox_cpu, requests=sum(counters.values()), requests_by_endpoint=counters, result=result,
         returncode=proc.returncode, stderr_tail=stderr[-2000:] if proc.returncode else "",
+        tree_rss_mb=max(tree_peak, usage.ru_maxrss / 1024),
     )

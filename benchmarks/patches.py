@@ -15,9 +15,10 @@ def dlt_normalizer() -> None:
     import dlt
 
     from sources.klink import resources
+    from sources.klink.records import parse_timestamps
 
     def rows(self: Any, records: List[Any], page: int) -> Iterator[Any]:
-        out = list(self.changed_rows(records, page))
+        out = [parse_timestamps(row) for row in self.changed_rows(records, page)]
         if not out:
             return
         if getattr(self, "_bench_hinted", False):

@@ -7,7 +7,7 @@ from typing import Dict, List, Optional
 
 from .harness import Measurement
 
-HEADER = ("variant", "wall s", "records/s", "CPU s/1k rec", "peak RSS MB", "sandbox CPU s",
+HEADER = ("variant", "wall s", "records/s", "CPU s/1k rec", "peak RSS MB", "all processes MB", "sandbox CPU s",
           "requests made/min", "rows written", "parents")
 
 
@@ -31,7 +31,7 @@ def summarize(name: str, runs: List[Measurement], records: int, minimum: int, si
         reason = last[0][:60] if last else "failed"
         wall = _median([m.wall for m in runs])
         return [name, f"> {wall:.0f}" if "killed" in reason else "FAILED", "", "", f">= {max(m.max_rss_mb for m in runs):.0f}",
-                "", "", "", reason]
+                "", "", "", "", reason]
     wall = _median([m.wall for m in ok])
     cpu = _median([m.cpu for m in ok])
     parents = ok[-1].result.get("parents", {})
@@ -40,7 +40,8 @@ def summarize(name: str, runs: List[Measurement], records: int, minimum: int, si
     extra = int(_median([bookkeeping_rows(m) for m in ok]))
     return [
         name, f"{wall:.2f}", f"{records / wall:,.0f}", f"{cpu / records * 1000:.3f}",
-        f"{_median([m.max_rss_mb for m in ok]):.0f}", f"{_median([m.sandbox_cpu for m in ok]):.1f}",
+        f"{_median([m.max_rss_mb for m in ok]):.0f}", f"{_median([m.tree_rss_mb for m in ok]):.0f}",
+        f"{_median([m.sandbox_cpu for m in ok]):.1f}",
         f"{int(_median([m.requests for m in ok]))}/{minimum}",
         f"{written:,}" + (f" (+{extra} log)" if extra else ""),
         "ok" if not lost else "MISSING " + ", ".join(f"{t} {n}" for t, n in lost.items()),

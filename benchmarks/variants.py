@@ -53,12 +53,16 @@ VARIANTS: Dict[str, Variant] = {v.name: v for v in [
     _klink("klink_batch1000", "klink with 1,000-row Arrow batches", source_options={"batch_rows": 1000}),
     _klink("klink_batch20000", "klink with 20,000-row Arrow batches", source_options={"batch_rows": 20000}),
     _klink("klink_duckdb_mem", "klink with DuckDB memory_limit=128MB, 1 load worker", env=DUCKDB_LEAN),
+    _klink("klink_no_offload", "klink with every Arrow batch built in the main process (offload_min_rows=0)",
+           source_options={"offload_min_rows": 0}),
+    _klink("klink_offload_5k", "klink offloading lists of 5,000+ rows (offload_min_rows=5000)",
+           source_options={"offload_min_rows": 5000}),
     _klink("klink_nochange", "klink with change_detection=False (no hash read-back)",
            source_options={"change_detection": False}),
 ]}
 
 DEFAULT = ["floor", "stock_dlt", "stock_dlt_parquet", "klink", "klink_rerun"]
-LEVERS = ["klink", "klink_dlt_normalizer", "klink_dlt_normalizer_tuned", "klink_workers1", "klink_workers8",
+LEVERS = ["klink", "klink_no_offload", "klink_dlt_normalizer", "klink_dlt_normalizer_tuned", "klink_workers1", "klink_workers8",
           "klink_batch1000", "klink_batch20000", "klink_duckdb_mem"]
 REALISTIC_DEFAULT = ["klink"]
 

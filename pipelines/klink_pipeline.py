@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import dlt
 from dlt.common import logger
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from sources.klink import ALL_RESOURCES, klink_source
 from sources.klink.changes import RUNS_TABLE
@@ -23,6 +24,9 @@ from sources.klink.deletes import apply_soft_deletes, remove_stale_children
 PIPELINE_NAME = "klink"
 DATASET_NAME = "klink_data"  # differs from the DuckDB file stem: DuckDB clashes when catalog == schema
 DUCKDB_FILE = "klink.duckdb"
+# DuckDB's default memory_limit is 80% of RAM, and a first full load's merge takes what it is given
+# (300k records: 1.6 GB peak RSS). 512MB: 0.8 GB peak, load 12.1 s instead of 10.7 s (docs/performance.md).
+DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 @dataclass
@@ -44,10 +48,15 @@ def make_pipeline(
     pipelines_dir: Optional[str] = None,
     pipeline_name: str = PIPELINE_NAME,
     progress: Any = None,
+    duckdb_memory_limit: Optional[str] = DUCKDB_MEMORY_LIMIT,
 ) -> dlt.Pipeline:
-    """A klink pipeline; DuckDB writes `klink.duckdb` in the working directory unless told otherwise."""
+    """A klink pipeline; DuckDB writes `klink.duckdb` in the working directory unless told otherwise,
+    using at most `duckdb_memory_limit` ("none" or None: DuckDB's default)."""
     if destination == "duckdb":
-        destination = dlt.destinations.duckdb(os.path.abspath(duckdb_path or DUCKDB_FILE))
+        limit = str(duckdb_memory_limit or "").strip()
+        settings = {"memory_limit": limit} if limit and limit.lower() != "none" else None
+        credentials = DuckDbCredentials(os.path.abspath(duckdb_path or DUCKDB_FILE), global_config=settings)
+        destination = dlt.destinations.duckdb(credentials)
     kwargs: Dict[str, Any] = {}
     if pipelines_dir:
         kwargs["pipelines_dir"] = pipelines_dir

@@ -25,6 +25,6 @@ def test_quick_benchmark_prints_every_variant_with_minimum_requests():
     for name, cells in rows.items():
         assert "FAILED" not in cells, (name, proc.stderr[-3000:])
         assert cells[-1] == "ok", (name, cells)  # every parent row landed
-    made, minimum = rows["klink"][6].split("/")
+    made, minimum = rows["klink"][7].split("/")
     assert int(made) == int(minimum), rows["klink"]
     assert "klink vs stock_dlt, speedup:" in proc.stdout and "klink throughput as % of floor:" in proc.stdout

@@ -70,6 +70,7 @@ def klink_source(
     retry_backoff_factor: float = 1.0,
     max_response_bytes: int = 50 * 1024 * 1024,
     batch_rows: int = 5000,
+    offload_min_rows: int = 20000,
 ) -> List[DltResource]:
     """Resources for every documented klink list; see .dlt/config.toml for what each setting does."""
     names = select_resources(resources)
@@ -92,6 +93,6 @@ def klink_source(
         paths=dict(paths or {}), change_detection=bool(change_detection), delete_mode=delete_mode,
         timezone=timezone, tz=tz, start_date=start, end_date=end,
         lookback=dt.timedelta(days=float(cx_logs_lookback_days)), window=dt.timedelta(days=float(cx_logs_window_days)),
-        batch_rows=max(1, int(batch_rows)),
+        batch_rows=max(1, int(batch_rows)), offload_min_rows=max(0, int(offload_min_rows)),
     )
     return [make_resource(ctx, name) for name in names]

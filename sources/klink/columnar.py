@@ -11,25 +11,25 @@ children in the same load. A parent that now has no children, or a parent remove
 leaves rows behind that `deletes.remove_stale_children` drops after the load (children whose
 `_dlt_root_id` is no longer a parent's `_dlt_id`).
 
-Why our own: dlt's normalizer spent about half of a full sync and most of its memory (benchmark
-`klink_proposed` vs `klink`, docs/performance.md); building columns here costs a fraction of that.
+Why our own: dlt's normalizer spent about half of a full sync (benchmark lever `klink_dlt_normalizer`:
+90k records 24.4 s with it, 13.2 s with this, docs/performance.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 import dlt
 import orjson
 import pyarrow as pa
-from dlt.common.normalizers.json.helpers import get_nested_row_hash
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TColumnSchema
 from dlt.common.utils import uniq_id_base64
 
-from .records import parse_timestamp
+from .records import TIMESTAMP_KEYS, parse_timestamp, parse_timestamp_cached
 
 MAX_NESTING = 2  # the source's max_table_nesting
 PARENT_ID = "_klink_parent_id"
@@ -82,29 +82,6 @@ def type_of(value: Any) -> str:
     return kind
 
 
-class _Columns:
-    """Column lists of one table; a key first seen late is back-filled with NULLs."""
-
-    __slots__ = ("columns", "count")
-
-    def __init__(self) -> None:
-        self.columns: Dict[str, List[Any]] = {}
-        self.count = 0
-
-    def add(self, row: Dict[str, Any]) -> None:
-        n, columns = self.count, self.columns
-        for key, value in row.items():
-            column = columns.get(key)
-            if column is None:
-                column = columns[key] = [None] * n
-            column.append(value)
-        self.count = n = n + 1
-        if len(row) != len(columns):
-            for column in columns.values():
-                if len(column) < n:
-                    column.append(None)
-
-
 class ArrowBatch:
     """Rows of one resource in, one Arrow table per table out; column types fixed at first sight.
 
@@ -117,7 +94,7 @@ class ArrowBatch:
         self.types: Dict[str, Dict[str, str]] = {
             resource: {n: c["data_type"] for n, c in columns.items() if c.get("data_type")}}
         self.hinted: Dict[str, Set[str]] = {}
-        self._tables: Dict[str, _Columns] = {}
+        self._tables: Dict[str, List[Dict[str, Any]]] = {}
         self._id_prefix = uniq_id_base64(8)
         self._next_id = 0
         self.rows = 0
@@ -129,38 +106,48 @@ class ArrowBatch:
         flat = self._flatten(self.resource, row, MAX_NESTING, row_id, row_id, row.get("id"))
         flat["_dlt_id"] = row_id
         flat["_dlt_load_id"] = load_id
-        self._table(self.resource).add(flat)
+        self._table(self.resource).append(flat)
         self.rows += 1
 
-    def _table(self, name: str) -> _Columns:
+    def _table(self, name: str) -> List[Dict[str, Any]]:
         table = self._tables.get(name)
         if table is None:
-            table = self._tables[name] = _Columns()
+            table = self._tables[name] = []
         return table
 
     def _flatten(self, table: str, row: Dict[str, Any], level: int, row_id: str, root_id: str,
                  parent_key: Any) -> Dict[str, Any]:
         flat: Dict[str, Any] = {}
         lists: List[Tuple[str, List[Any], int]] = []
-        types = self.types.get(table) or {}
+        types = self.types.setdefault(table, {})
         stack = [(row, level, "")]
         while stack:
             current, lvl, prefix = stack.pop()
             for key, value in current.items():
-                name = prefix + column_name(key)
+                name = prefix + (_names.get(key) or column_name(key))
                 kind = value.__class__
-                if (kind is dict or kind is list) and lvl > 0 and types.get(name) != "json":
-                    if kind is dict:
-                        stack.append((value, lvl - 1, name + "__"))
-                    else:
-                        lists.append((name, value, lvl - 1))
-                    continue
+                declared = types.get(name)
+                if kind is dict or kind is list:
+                    if lvl > 0 and declared != "json":
+                        if kind is dict:
+                            stack.append((value, lvl - 1, name + "__"))
+                        else:
+                            lists.append((name, value, lvl - 1))
+                        continue
+                    value = _json_text(value)  # deeper than max nesting, or a json column
+                    if declared is None:
+                        types[name] = "json"
+                elif declared == "json" and value is not None:
+                    value = _json_text(value)
+                elif kind is str and key in TIMESTAMP_KEYS and value:
+                    value = parse_timestamp_cached(value)
                 flat[name] = value
         for name, items, child_level in lists:
             child = f"{table}__{name}"
             rows = self._table(child)
             for idx, item in enumerate(items):
-                child_id = get_nested_row_hash(row_id, child, idx)
+                child_id = f"{self._id_prefix}{self._next_id:x}"  # unique is enough (dlt: a digest)
+                self._next_id += 1
                 kind = item.__class__
                 if kind is dict:
                     child_row = self._flatten(child, item, child_level, child_id, root_id, parent_key)
@@ -174,7 +161,7 @@ class ArrowBatch:
                 child_row["_dlt_id"] = child_id
                 child_row["_dlt_root_id"] = root_id
                 child_row[PARENT_ID] = None if parent_key is None else str(parent_key)
-                rows.add(child_row)
+                rows.append(child_row)
         return flat
 
     def tables(self) -> Dict[str, pa.Table]:
@@ -182,23 +169,32 @@ class ArrowBatch:
         tables, self._tables, self.rows = self._tables, {}, 0
         out = {}
         for name in sorted(tables, key=lambda n: (n.count("__"), n)):
-            if tables[name].count:
+            if tables[name]:
                 out[name] = self._arrow(name, tables[name])
         return out
 
-    def _arrow(self, table: str, rows: _Columns) -> pa.Table:
+    def _arrow(self, table: str, rows: List[Dict[str, Any]]) -> pa.Table:
         types = self.types.setdefault(table, {})
-        arrays: Dict[str, pa.Array] = {}
-        for name, values in rows.columns.items():
+        fields = []
+        for name in dict.fromkeys(itertools.chain.from_iterable(rows)):  # every key, first-seen order
             data_type = types.get(name)
             if data_type is None:
-                data_type = next((type_of(v) for v in values if v is not None), None)
-                if data_type is None:  # all NULL and never typed: dlt would not create it either
+                first = next((row[name] for row in rows if row.get(name) is not None), None)
+                if first is None:  # all NULL and never typed: dlt would not create it either
                     continue
-                types[name] = data_type
-            arrays[name], coerced = _array(values, data_type)
-            if coerced and arrays[name].null_count > values.count(None):
-                self._split_variants(name, values, data_type, arrays)
+                data_type = types[name] = type_of(first)
+            fields.append(pa.field(name, ARROW_TYPES.get(data_type, pa.string())))
+        try:  # every value fits its column: Arrow converts the rows in C++ (3x from_pylist)
+            return pa.Table.from_struct_array(pa.array(rows, type=pa.struct(fields)))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            pass
+        arrays: Dict[str, pa.Array] = {}
+        for f in fields:  # column by column, coercing values and splitting off variants
+            values = [row.get(f.name) for row in rows]
+            data_type = types[f.name]
+            arrays[f.name], coerced = _array(values, data_type)
+            if coerced and arrays[f.name].null_count > values.count(None):
+                self._split_variants(f.name, values, data_type, arrays)
         return pa.table(arrays)
 
     def _split_variants(self, name: str, values: List[Any], data_type: str, arrays: Dict[str, pa.Array]) -> None:
@@ -231,23 +227,28 @@ class ArrowBatch:
         return dlt.mark.make_hints(table_name=table, write_disposition=CHILD_MERGE, merge_key=PARENT_ID,
                                    columns=columns)
 
+    def build(self, root_hints: Any) -> List[Tuple[str, pa.Table, Optional[Any]]]:
+        """The batch as (table, Arrow table, hints when the table or a column is new, else None)."""
+        return [(name, arrow, self.hints(name, root_hints, arrow)) for name, arrow in self.tables().items()]
+
     def items(self, root_hints: Any) -> Iterator[Any]:
         """The batch as dlt items: each table with its hints when they are new, else just its name."""
-        for name, arrow in self.tables().items():
-            hints = self.hints(name, root_hints, arrow)
+        for name, arrow, hints in self.build(root_hints):
             if hints is None:
                 yield dlt.mark.with_table_name(arrow, name)
             else:
                 yield dlt.mark.with_hints(arrow, hints, create_table_variant=True)
 
 
+def _json_text(value: Any) -> str:
+    """JSON text with sorted keys: the same text whatever order the API sent the keys in."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _array(values: List[Any], data_type: str) -> Tuple[pa.Array, bool]:
     """The Arrow array of `values` as `data_type`, and whether values had to be coerced one by one."""
     arrow_type = ARROW_TYPES.get(data_type, pa.string())
-    if data_type == "json":
-        return pa.array([None if v is None else orjson.dumps(v, default=str).decode() for v in values],
-                        type=arrow_type), False
-    try:
+    try:  # (json values are JSON text already, see _flatten)
         return pa.array(values, type=arrow_type), False
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         return pa.array([_coerce(v, data_type) for v in values], type=arrow_type), True

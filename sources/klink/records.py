@@ -1,10 +1,14 @@
-"""Turn API records into warehouse rows: one shape per resource, parsed timestamps, typed custom fields."""
+"""Turn API records into warehouse rows: one shape per resource, typed custom fields, timestamp parsing.
+
+The row builders leave timestamps as the API sent them; `columnar.ArrowBatch` parses the documented
+timestamp keys while it flattens (one walk over each record instead of two).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import orjson
 import pendulum
@@ -25,8 +29,13 @@ Record = Dict[str, Any]
 
 def record_hash(record: Mapping[str, Any]) -> str:
     """A short, stable content hash of an API record (key order does not matter)."""
+    return hashed_json(record)[0]
+
+
+def hashed_json(record: Mapping[str, Any]) -> Tuple[str, bytes]:
+    """record_hash and the JSON it was computed from (sorted keys), made once for both uses."""
     payload = orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    return hashlib.blake2b(NORMALIZER_VERSION + payload, digest_size=8).hexdigest()
+    return hashlib.blake2b(NORMALIZER_VERSION + payload, digest_size=8).hexdigest(), payload
 
 
 def parse_timestamp(value: Any) -> Any:
@@ -64,7 +73,7 @@ def _parse_dict(obj: Dict[str, Any]) -> None:
     for key, value in obj.items():
         if key in TIMESTAMP_KEYS:
             if value.__class__ is str and value:
-                obj[key] = _TIMESTAMP_CACHE.get(value) or _parse_cached(value)
+                obj[key] = parse_timestamp_cached(value)
             elif value is not None and not isinstance(value, (dict, list)):
                 obj[key] = parse_timestamp(value)
         elif value is None:
@@ -92,7 +101,11 @@ _TIMESTAMP_CACHE: Dict[str, Any] = {}
 _TIMESTAMP_CACHE_MAX = 8192
 
 
-def _parse_cached(value: str) -> Any:
+def parse_timestamp_cached(value: str) -> Any:
+    """parse_timestamp for a string, remembering the last few thousand."""
+    parsed = _TIMESTAMP_CACHE.get(value)
+    if parsed is not None:
+        return parsed
     parsed = parse_timestamp(value)
     if len(_TIMESTAMP_CACHE) >= _TIMESTAMP_CACHE_MAX:
         _TIMESTAMP_CACHE.clear()
@@ -169,7 +182,7 @@ def normalize_contact(record: Record, field_types: Mapping[str, str]) -> Record:
             custom[name] = coerce_custom_value(item.get("value"), field_types.get(name, item.get("type")))
     row["custom_fields"] = _custom_field_rows(fields, "contact_id", cid)
     row["custom"] = custom
-    return parse_timestamps(row)
+    return row
 
 
 def normalize_ticket(record: Record, field_types: Mapping[str, str]) -> Record:
@@ -186,17 +199,17 @@ def normalize_ticket(record: Record, field_types: Mapping[str, str]) -> Record:
             if isinstance(i, dict) and i.get("system_name")
         }
     row["tags"] = _children(row.get("tags"), "ticket_id", tid)
-    return parse_timestamps(row)
+    return row
 
 
 def normalize_cx_log(record: Record, field_types: Mapping[str, str]) -> Record:
-    """CX log row: timestamps parsed; embedded contact kept flat (its lists stay JSON)."""
-    return parse_timestamps(dict(record))
+    """CX log row: the record as is (the embedded contact's lists stay JSON, see settings)."""
+    return record
 
 
 def normalize_plain(record: Record, field_types: Mapping[str, str]) -> Record:
-    """Rows with no special shape (tags, channels, fields, groups, activities)."""
-    return parse_timestamps(dict(record))
+    """Rows with no special shape (tags, channels, fields, groups, activities): the record as is."""
+    return record
 
 
 def flatten_categories(nodes: Any, parent_id: Any = None, level: int = 1) -> Iterator[Record]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
+import gc
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import dlt
+import pyarrow as pa
 from dlt.common import logger
 from dlt.common.schema.typing import TColumnSchema
 
@@ -14,7 +18,8 @@ from .changes import DELETIONS_TABLE, REJECTED_TABLE, RUNS_TABLE, ChangeTracker,
 from .client import KlinkClient, Page, json_dumps, parse_page
 from .columnar import ArrowBatch
 from .exceptions import KlinkEndpointUnavailable
-from .records import flatten_categories, normalizer_for, record_hash
+from .offload import Offload
+from .records import flatten_categories, hashed_json, normalizer_for
 from .scan import Scanner, ScanReport
 from .settings import CUSTOM_FIELD_TYPES, ENDPOINTS, TRACKING_COLUMNS, endpoint_path
 from .windows import incremental_start, plan_windows, selected_date
@@ -60,6 +65,7 @@ class SourceContext:
     lookback: dt.timedelta
     window: dt.timedelta
     batch_rows: int = 5000
+    offload_min_rows: int = 20000
     _cache: Dict[str, Tuple[List[Dict[str, Any]], ScanReport]] = field(default_factory=dict)
 
     def fetcher(self, resource: str, params: Optional[Dict[str, Any]] = None,
@@ -114,6 +120,15 @@ def _side(table: str, rows: List[Dict[str, Any]]) -> Any:
     return dlt.mark.with_hints(rows, hints, create_table_variant=True)
 
 
+def release_memory() -> None:
+    """Give memory a finished scan freed back to the OS, so the load that follows starts lean
+    (Arrow's allocator and glibc keep freed memory: 300k records, 324 -> 258 MB RSS before the load)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class _Run:
     """Per-resource bookkeeping: change decisions, rejects, the run-log row."""
 
@@ -125,26 +140,45 @@ class _Run:
         self.normalize = normalizer_for(resource)
         self.batch = ArrowBatch(resource, self.hints.get("columns") or {})
         self.load_id = dlt.current.load_package_state()["load_id"]
+        self.offload: Optional[Offload] = None
+        self.decided = False
         self.rejected: List[Dict[str, Any]] = []
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.records_seen = 0
 
-    def changed_rows(self, records: List[Any], page: int) -> Iterator[Dict[str, Any]]:
-        """The new or changed records of one page as rows; id-less records are quarantined."""
+    def changed_records(self, records: List[Any], page: int) -> Iterator[Tuple[Dict[str, Any], str, bytes]]:
+        """(record, hash, its JSON) of each new or changed record of a page; id-less ones quarantined."""
         for record in records:
             self.records_seen += 1
             rid = record.get("id") if isinstance(record, dict) else None
             if rid is None or rid == "" or isinstance(rid, (dict, list, bool)):
                 self.reject(record, page, "record without a usable id")
                 continue
-            digest = record_hash(record)
+            digest, payload = hashed_json(record)
             if self.tracker.should_write(rid, digest):
-                row = self.normalize(record, self.field_types)
-                row["_klink_hash"] = digest
-                yield row
+                yield record, digest, payload
 
-    def rows(self, records: List[Any], page: int) -> Iterator[Any]:
-        """Buffer the new or changed rows of one page; yields Arrow tables once a batch is full."""
+    def changed_rows(self, records: List[Any], page: int) -> Iterator[Dict[str, Any]]:
+        """The new or changed records of one page as rows."""
+        for record, digest, _ in self.changed_records(records, page):
+            row = self.normalize(record, self.field_types)
+            row["_klink_hash"] = digest
+            yield row
+
+    def rows(self, records: List[Any], page: int, total: Optional[int] = None) -> Iterator[Any]:
+        """Buffer the new or changed rows of one page; yields Arrow tables once a batch is full.
+
+        The first page decides: a list of `offload_min_rows` or more is built in a helper process."""
+        if self.offload is None and not self.decided:
+            self.decided = True
+            if self.ctx.offload_min_rows and (total or 0) >= self.ctx.offload_min_rows:
+                self.offload = Offload(self.resource, self.hints, self.field_types, self.load_id)
+        if self.offload is not None:
+            for _, digest, payload in self.changed_records(records, page):
+                self.offload.add(digest, payload)
+            if self.offload.rows >= self.ctx.batch_rows:
+                yield from self.offload.submit()
+            return
         for row in self.changed_rows(records, page):
             self.batch.add(row, self.load_id)
         if self.batch.rows >= self.ctx.batch_rows:  # few big Arrow items: dlt's cost is per item
@@ -152,8 +186,16 @@ class _Run:
 
     def flush(self) -> Iterator[Any]:
         """The buffered rows as one Arrow table per table (hints with a table's first batch only)."""
+        if self.offload is not None:
+            yield from self.offload.drain()
         if self.batch.rows:
             yield from self.batch.items(self.hints)
+
+    def close(self) -> None:
+        """Stop the helper process, if one was started."""
+        if self.offload is not None:
+            self.offload.close()
+            self.offload = None
 
     def reject(self, record: Any, page: int, reason: str) -> None:
         """Quarantine a record with the reason and where it came from."""
@@ -166,6 +208,8 @@ class _Run:
     def finish(self, report: ScanReport, complete: bool) -> Iterator[Any]:
         """Deletions (only after a complete scan), quarantined records and the run-log row."""
         yield from self.flush()
+        self.close()
+        release_memory()
         deleted: List[str] = []
         if self.rejected:  # an id-less record could be any known row: do not call anything deleted
             complete = False
@@ -192,21 +236,26 @@ class _Run:
 
 def full_scan(ctx: SourceContext, resource: str) -> Iterator[Any]:
     """Read every page, write new/changed rows, then mark what a complete scan no longer returns."""
+    run: Optional[_Run] = None
     try:
-        known = read_known_hashes(resource) if ctx.change_detection else {}
-        run = _Run(ctx, resource, known)
-        if resource in FIELD_SOURCES.values():  # small lists, shared with the custom-field typing
-            records, report = ctx.scan_all(resource)
-            yield from run.rows(records, 0)
-        else:
-            scanner = Scanner(ctx.fetcher(resource), ctx.page_size, ctx.workers, ctx.max_rescans, resource)
-            for page in scanner.pages():
-                yield from run.rows(page.records, page.number)
-            report = scanner.report
-    except KlinkEndpointUnavailable as exc:
-        logger.warning(f"klink: skipping resource {resource}: {exc} (the tenant's plan may lack it)")
-        return
-    yield from run.finish(report, report.complete)
+        try:
+            known = read_known_hashes(resource) if ctx.change_detection else {}
+            run = _Run(ctx, resource, known)
+            if resource in FIELD_SOURCES.values():  # small lists, shared with the custom-field typing
+                records, report = ctx.scan_all(resource)
+                yield from run.rows(records, 0)
+            else:
+                scanner = Scanner(ctx.fetcher(resource), ctx.page_size, ctx.workers, ctx.max_rescans, resource)
+                for page in scanner.pages():
+                    yield from run.rows(page.records, page.number, page.total)
+                report = scanner.report
+        except KlinkEndpointUnavailable as exc:
+            logger.warning(f"klink: skipping resource {resource}: {exc} (the tenant's plan may lack it)")
+            return
+        yield from run.finish(report, report.complete)
+    finally:  # a failed or abandoned scan stops its helper process too
+        if run is not None:
+            run.close()
 
 
 def category_tree(ctx: SourceContext, resource: str = "categories") -> Iterator[Any]:
@@ -239,26 +288,29 @@ def cx_log_windows(ctx: SourceContext, resource: str = "cx_logs") -> Iterator[An
         since = (begin - dt.timedelta(days=1)).isoformat()
         known = read_known_hashes(resource, where=f"t.started_date >= '{since}'")
     run = _Run(ctx, resource, known)
-    report = ScanReport(complete=True)
-    headers = {"x-client-timezone": ctx.timezone}
     try:
-        for lower, upper in plan_windows(begin, now, ctx.window):
-            fetch = ctx.fetcher(resource, params={"selectedDate": selected_date(lower, upper, ctx.tz)}, headers=headers)
-            scanner = Scanner(fetch, ctx.page_size, ctx.workers, ctx.max_rescans, f"{resource} {lower:%Y-%m-%d}")
-            for page in scanner.pages():
-                yield from run.rows(page.records, page.number)
-            yield from run.flush()  # the window's rows go out before its end is saved in state
-            report.passes += scanner.report.passes
-            report.pages += scanner.report.pages
-            report.problems += scanner.report.problems
-            report.complete = report.complete and scanner.report.complete
-            if last_end is None or upper > last_end:
-                state["last_window_end"] = last_end_iso = upper.isoformat()
-                last_end = dt.datetime.fromisoformat(last_end_iso)
-    except KlinkEndpointUnavailable as exc:
-        logger.warning(f"klink: skipping resource {resource}: {exc} (the tenant's plan may lack it)")
-        return
-    yield from run.finish(report, False)
+        report = ScanReport(complete=True)
+        headers = {"x-client-timezone": ctx.timezone}
+        try:
+            for lower, upper in plan_windows(begin, now, ctx.window):
+                fetch = ctx.fetcher(resource, params={"selectedDate": selected_date(lower, upper, ctx.tz)}, headers=headers)
+                scanner = Scanner(fetch, ctx.page_size, ctx.workers, ctx.max_rescans, f"{resource} {lower:%Y-%m-%d}")
+                for page in scanner.pages():
+                    yield from run.rows(page.records, page.number, page.total)
+                yield from run.flush()  # the window's rows go out before its end is saved in state
+                report.passes += scanner.report.passes
+                report.pages += scanner.report.pages
+                report.problems += scanner.report.problems
+                report.complete = report.complete and scanner.report.complete
+                if last_end is None or upper > last_end:
+                    state["last_window_end"] = last_end_iso = upper.isoformat()
+                    last_end = dt.datetime.fromisoformat(last_end_iso)
+        except KlinkEndpointUnavailable as exc:
+            logger.warning(f"klink: skipping resource {resource}: {exc} (the tenant's plan may lack it)")
+            return
+        yield from run.finish(report, False)
+    finally:  # a failed or abandoned scan stops its helper process too
+        run.close()
 
 
 MODES = {"full_scan": full_scan, "tree": category_tree, "windowed": cx_log_windows}

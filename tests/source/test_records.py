@@ -4,6 +4,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from sources.klink.columnar import ArrowBatch
 from sources.klink.records import (
     coerce_custom_value,
     flatten_categories,
@@ -57,11 +58,14 @@ def test_webhook_contact_shape_lands_in_the_same_keys():
     }
     row = normalize_contact(record, {})
     assert row["emails"][0]["email"] == "j@k.io"
-    assert row["emails"][0]["createdAt"] == dt.datetime(2026, 1, 9, 3, 42, 38, tzinfo=UTC)
+    batch = ArrowBatch("contacts", {})
+    batch.add(row, "1")
+    tables = batch.tables()  # the builder parses the documented timestamp keys at any depth
+    assert tables["contacts__emails"].to_pylist()[0]["created_at"] == dt.datetime(2026, 1, 9, 3, 42, 38, tzinfo=UTC)
+    assert tables["contacts"].to_pylist()[0]["created_at"].tzinfo is not None
     assert row["phones"] == []
     assert row["company"] == {"name": "ACME"}
     assert row["contactNumber"] == "12345"
-    assert row["createdAt"].tzinfo is not None
 
 
 def test_custom_values_are_coerced_by_form_field_type():

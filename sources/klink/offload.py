@@ -1,0 +1,169 @@
+"""Build a big scan's Arrow batches in a helper process, so a full sync uses a second core.
+
+The main thread keeps fetching pages, hashing records and deciding what changed; the helper turns the
+changed records into Arrow tables (normalize, flatten, convert: about half of a full sync's CPU).
+Records travel as the JSON bytes already made for their hash, tables come back pickled (Arrow IPC).
+One helper per resource scan, batches built in order, at most `MAX_IN_FLIGHT` outstanding; a failure
+in the helper is raised in the main thread with the helper's traceback.
+
+The helper is a Python subprocess running `serve` on pipes, not multiprocessing: spawn would re-import
+the caller's `__main__` (a pipeline script without an `if __name__ == "__main__"` guard would run
+twice) and fork is unsafe with the fetch threads running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import IO, Any, Iterator, List, Mapping, Optional, Tuple
+
+import orjson
+
+MAX_IN_FLIGHT = 2
+_HELPER = "import sys; from sources.klink.offload import serve; serve(sys.stdin.buffer)"
+_FRAME = struct.Struct("<Q")
+Built = List[Tuple[str, Any, Optional[Any]]]
+
+
+def _write_frame(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise EOFError
+    (size,) = _FRAME.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+def as_items(built: Built) -> Iterator[Any]:
+    """dlt items for built tables: with hints when the table or some column is new."""
+    import dlt
+
+    for name, arrow, hints in built:
+        if hints is None:
+            yield dlt.mark.with_table_name(arrow, name)
+        else:
+            yield dlt.mark.with_hints(arrow, hints, create_table_variant=True)
+
+
+class HelperFailed(RuntimeError):
+    """The helper process failed or exited; the message carries its traceback."""
+
+
+class Offload:
+    """The helper process of one resource scan and the batches it is building."""
+
+    def __init__(self, resource: str, root_hints: Any, field_types: Mapping[str, str], load_id: str) -> None:
+        self.resource = resource
+        self._setup = (resource, dict(root_hints.get("columns") or {}), dict(field_types), root_hints, load_id)
+        repo = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
+        self._proc = subprocess.Popen([sys.executable, "-c", _HELPER], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, env=env)
+        self._results: "queue.Queue[Any]" = queue.Queue()
+        self._reader = threading.Thread(target=self._read, name=f"klink-offload-{resource}", daemon=True)
+        self._reader.start()
+        self._in_flight = 0
+        self._payloads: List[bytes] = []
+        self._digests: List[str] = []
+        _write_frame(self._proc.stdin, self._setup)  # type: ignore[arg-type]
+
+    def _read(self) -> None:
+        try:
+            while True:
+                self._results.put(_read_frame(self._proc.stdout))  # type: ignore[arg-type]
+        except (EOFError, OSError, ValueError):
+            self._results.put(None)
+
+    @property
+    def rows(self) -> int:
+        """Changed records waiting for the next batch."""
+        return len(self._digests)
+
+    def add(self, digest: str, payload: bytes) -> None:
+        self._digests.append(digest)
+        self._payloads.append(payload)
+
+    def submit(self) -> Iterator[Any]:
+        """Send the waiting records as one batch; yields finished batches beyond the in-flight bound."""
+        if self._digests:
+            try:
+                _write_frame(self._proc.stdin, (self._digests, b"[" + b",".join(self._payloads) + b"]"))  # type: ignore[arg-type]
+            except (BrokenPipeError, OSError):
+                self._take()  # raises with the helper's reason
+            self._payloads, self._digests = [], []
+            self._in_flight += 1
+        while self._in_flight > MAX_IN_FLIGHT:
+            yield from as_items(self._take())
+
+    def drain(self) -> Iterator[Any]:
+        """Everything added so far, built and in order."""
+        yield from self.submit()
+        while self._in_flight:
+            yield from as_items(self._take())
+
+    def _take(self) -> Built:
+        result = self._results.get()
+        if result is None:
+            code = self._proc.wait()
+            raise HelperFailed(f"klink: the helper building {self.resource} tables exited (code {code})")
+        self._in_flight -= 1
+        status, value = result
+        if status != "ok":
+            raise HelperFailed(f"klink: building {self.resource} tables failed in the helper process:\n{value}")
+        return value
+
+    def close(self) -> None:
+        """Stop the helper (batches not taken yet are dropped)."""
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()  # type: ignore[union-attr]
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._reader.join(timeout=30)
+
+
+def serve(stdin: IO[bytes]) -> None:
+    """(In the helper.) Build each batch sent on stdin and write its tables to stdout, in order."""
+    stdout = os.fdopen(os.dup(1), "wb")  # frames only: anything printed or logged goes to stderr
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    from .columnar import ArrowBatch
+    from .records import normalizer_for
+
+    resource, declared, field_types, root_hints, load_id = _read_frame(stdin)
+    batch = ArrowBatch(resource, declared)
+    normalize = normalizer_for(resource)
+    while True:
+        try:
+            digests, payload = _read_frame(stdin)
+        except EOFError:
+            return
+        try:
+            for digest, record in zip(digests, orjson.loads(payload), strict=True):
+                row = normalize(record, field_types)
+                row["_klink_hash"] = digest
+                batch.add(row, load_id)
+            result: Tuple[str, Any] = ("ok", batch.build(root_hints))
+        except Exception:  # noqa: BLE001 - reported to the main process, which raises it
+            result = ("error", traceback.format_exc())
+        _write_frame(stdout, result)
+

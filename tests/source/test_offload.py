@@ -1,0 +1,56 @@
+"""The helper process that builds Arrow batches for big lists: same rows as in-process, clear failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from sources.klink.offload import HelperFailed, Offload
+from sources.klink.resources import _main_hints
+from tests.source.helpers import query, sync
+
+TABLES = ["contacts", "contacts__emails", "contacts__custom_fields", "tickets", "tickets__tags", "cx_logs",
+          "cx_logs__contact_label"]
+
+
+def content(tmp_path, name, table):
+    """The table's rows without dlt's per-load ids, sorted (comparable across two syncs)."""
+    columns = [r[0] for r in query(tmp_path, f"SELECT column_name FROM information_schema.columns WHERE "
+                                             f"table_name = '{table}' AND table_schema = 'klink_data' "
+                                             "AND column_name NOT LIKE '_dlt_%' ORDER BY column_name", name)]
+    return sorted(map(repr, query(tmp_path, f"SELECT {', '.join(columns)} FROM {table}", name)))
+
+
+def test_offloaded_sync_writes_exactly_what_an_in_process_sync_writes(sandbox_factory, tmp_path):
+    sb = sandbox_factory(contacts=700, tickets=500, cx_logs=400)
+    inline = sync(sb, tmp_path, name="inline", offload_min_rows=0)
+    offloaded = sync(sb, tmp_path, name="offloaded", offload_min_rows=1, batch_rows=150)
+    assert offloaded.rows_written == inline.rows_written
+    for table in TABLES:
+        assert content(tmp_path, "offloaded", table) == content(tmp_path, "inline", table), table
+    again = sync(sb, tmp_path, name="offloaded", offload_min_rows=1, batch_rows=150)
+    assert sum(n for t, n in again.rows_written.items() if not t.startswith("_")) == 0
+
+
+def _offload() -> Offload:
+    return Offload("contacts", _main_hints("contacts", {}, "soft"), {}, "1764000000.1")
+
+
+def test_a_failure_in_the_helper_is_raised_with_its_traceback():
+    offload = _offload()
+    try:
+        offload.add("0123456789abcdef", b"{not json")
+        with pytest.raises(HelperFailed, match="JSONDecodeError"):
+            list(offload.drain())
+    finally:
+        offload.close()
+
+
+def test_a_helper_that_dies_is_reported_not_waited_for():
+    offload = _offload()
+    try:
+        offload._proc.kill()
+        offload.add("0123456789abcdef", b'{"id": "a"}')
+        with pytest.raises(HelperFailed, match="exited"):
+            list(offload.drain())
+    finally:
+        offload.close()

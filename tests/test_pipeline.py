@@ -1,0 +1,25 @@
+"""pipelines/klink_pipeline.py: the pipeline factory's DuckDB settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.klink_pipeline import DUCKDB_MEMORY_LIMIT, make_pipeline
+
+
+@pytest.mark.parametrize("limit,expected", [(DUCKDB_MEMORY_LIMIT, "488.2 MiB"), ("200MB", "190.7 MiB")])
+def test_duckdb_memory_limit_is_applied(tmp_path, limit, expected):
+    pipeline = make_pipeline(duckdb_path=str(tmp_path / "k.duckdb"), pipelines_dir=str(tmp_path / "p"),
+                             duckdb_memory_limit=limit)
+    with pipeline.sql_client() as client:
+        assert client.execute_sql("SELECT current_setting('memory_limit')") == [(expected,)]
+
+
+def test_duckdb_memory_limit_none_keeps_duckdbs_default(tmp_path):
+    capped = make_pipeline(duckdb_path=str(tmp_path / "a.duckdb"), pipelines_dir=str(tmp_path / "p"),
+                           pipeline_name="a")
+    free = make_pipeline(duckdb_path=str(tmp_path / "b.duckdb"), pipelines_dir=str(tmp_path / "p"),
+                         pipeline_name="b", duckdb_memory_limit="none")
+    with capped.sql_client() as a, free.sql_client() as b:
+        assert a.execute_sql("SELECT current_setting('memory_limit')") != b.execute_sql(
+            "SELECT current_setting('memory_limit')")
