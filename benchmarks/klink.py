@@ -22,14 +22,14 @@ RESOURCES = ["contacts", "tickets", "cx_logs"]
 
 def run(base_url: str, token: str, workdir: Path, now: str, source_options: Optional[Dict[str, Any]] = None,
         loader_file_format: Optional[str] = None, patches: Optional[List[str]] = None,
-        **_: Any) -> Dict[str, Any]:
+        pipeline_options: Optional[Dict[str, Any]] = None, **_: Any) -> Dict[str, Any]:
     if patches:
         from .patches import apply
 
         apply(patches)
     db = workdir / "klink.duckdb"
     pipeline = make_pipeline(duckdb_path=str(db), pipelines_dir=str(workdir / "pipelines"),
-                             pipeline_name="klink_bench")
+                             pipeline_name="klink_bench", **(pipeline_options or {}))
     # as a scheduled run: no start_date (the first run backfills 30 days, later ones read from the last
     # window end minus the lookback); end_date pins "now" to the sandbox's virtual clock
     options = {"end_date": dt.datetime.fromisoformat(now).isoformat(), **(source_options or {})}

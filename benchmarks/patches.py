@@ -17,8 +17,12 @@ def dlt_normalizer() -> None:
     from sources.klink import resources
     from sources.klink.records import parse_timestamps
 
-    def rows(self: Any, records: List[Any], page: int) -> Iterator[Any]:
-        out = [parse_timestamps(row) for row in self.changed_rows(records, page)]
+    def rows(self: Any, records: List[Any], page: int, total: Any = None) -> Iterator[Any]:
+        out = []
+        for record, digest, _ in self.changed_records(records, page):
+            row = self.normalize(record, self.field_types)
+            row["_klink_hash"] = digest
+            out.append(parse_timestamps(row))
         if not out:
             return
         if getattr(self, "_bench_hinted", False):

@@ -1,10 +1,18 @@
-"""pipelines/klink_pipeline.py: the pipeline factory's DuckDB settings."""
+"""pipelines/klink_pipeline.py: the pipeline factory's DuckDB settings, how a sync extracts."""
 
 from __future__ import annotations
 
+import os
+
+import dlt
 import pytest
 
-from pipelines.klink_pipeline import DUCKDB_MEMORY_LIMIT, make_pipeline
+from pipelines.klink_pipeline import (
+    DUCKDB_MEMORY_LIMIT,
+    NEXT_ITEM_MODE_ENV,
+    make_pipeline,
+    one_resource_at_a_time,
+)
 
 
 @pytest.mark.parametrize("limit,expected", [(DUCKDB_MEMORY_LIMIT, "488.2 MiB"), ("200MB", "190.7 MiB")])
@@ -23,3 +31,15 @@ def test_duckdb_memory_limit_none_keeps_duckdbs_default(tmp_path):
     with capped.sql_client() as a, free.sql_client() as b:
         assert a.execute_sql("SELECT current_setting('memory_limit')") != b.execute_sql(
             "SELECT current_setting('memory_limit')")
+
+
+def test_resources_are_extracted_one_at_a_time_unless_configured(monkeypatch):
+    monkeypatch.delenv(NEXT_ITEM_MODE_ENV, raising=False)
+    with one_resource_at_a_time():
+        assert os.environ[NEXT_ITEM_MODE_ENV] == "fifo"
+        assert dlt.config.get("extract.next_item_mode") == "fifo"
+    assert NEXT_ITEM_MODE_ENV not in os.environ
+    monkeypatch.setenv(NEXT_ITEM_MODE_ENV, "round_robin")  # the user's choice wins
+    with one_resource_at_a_time():
+        assert os.environ[NEXT_ITEM_MODE_ENV] == "round_robin"
+    assert os.environ[NEXT_ITEM_MODE_ENV] == "round_robin"

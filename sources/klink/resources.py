@@ -140,8 +140,9 @@ class _Run:
         self.normalize = normalizer_for(resource)
         self.batch = ArrowBatch(resource, self.hints.get("columns") or {})
         self.load_id = dlt.current.load_package_state()["load_id"]
+        self.pending: List[Tuple[Dict[str, Any], str, bytes]] = []  # (record, hash, its JSON)
         self.offload: Optional[Offload] = None
-        self.decided = False
+        self.decided = False  # whether batches are built in a helper process is decided once
         self.rejected: List[Dict[str, Any]] = []
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.records_seen = 0
@@ -158,38 +159,39 @@ class _Run:
             if self.tracker.should_write(rid, digest):
                 yield record, digest, payload
 
-    def changed_rows(self, records: List[Any], page: int) -> Iterator[Dict[str, Any]]:
-        """The new or changed records of one page as rows."""
-        for record, digest, _ in self.changed_records(records, page):
-            row = self.normalize(record, self.field_types)
-            row["_klink_hash"] = digest
-            yield row
-
     def rows(self, records: List[Any], page: int, total: Optional[int] = None) -> Iterator[Any]:
-        """Buffer the new or changed rows of one page; yields Arrow tables once a batch is full.
+        """Hold the new or changed records of one page; yields Arrow tables once a batch is full."""
+        self.pending.extend(self.changed_records(records, page))
+        if len(self.pending) >= self.ctx.batch_rows:  # few big Arrow items: dlt's cost is per item
+            yield from self._build(total or 0)
 
-        The first page decides: a list of `offload_min_rows` or more is built in a helper process."""
-        if self.offload is None and not self.decided:
+    def _build(self, total: int) -> Iterator[Any]:
+        """Turn the held records into a batch, in a helper process or here.
+
+        The first full batch of a list of `offload_min_rows` or more starts the helper; a scan whose first
+        batch is not full (few changes: re-runs, small lists) never pays for starting one."""
+        pending, self.pending = self.pending, []
+        if not self.decided and pending:
             self.decided = True
-            if self.ctx.offload_min_rows and (total or 0) >= self.ctx.offload_min_rows:
+            full = len(pending) >= self.ctx.batch_rows
+            if full and self.ctx.offload_min_rows and total >= self.ctx.offload_min_rows:
                 self.offload = Offload(self.resource, self.hints, self.field_types, self.load_id)
         if self.offload is not None:
-            for _, digest, payload in self.changed_records(records, page):
+            for _, digest, payload in pending:
                 self.offload.add(digest, payload)
-            if self.offload.rows >= self.ctx.batch_rows:
-                yield from self.offload.submit()
+            yield from self.offload.submit()
             return
-        for row in self.changed_rows(records, page):
+        for record, digest, _ in pending:
+            row = self.normalize(record, self.field_types)
+            row["_klink_hash"] = digest
             self.batch.add(row, self.load_id)
-        if self.batch.rows >= self.ctx.batch_rows:  # few big Arrow items: dlt's cost is per item
-            yield from self.flush()
+        yield from self.batch.items(self.hints)
 
     def flush(self) -> Iterator[Any]:
-        """The buffered rows as one Arrow table per table (hints with a table's first batch only)."""
+        """Everything held or being built, as Arrow tables (hints with a table's first batch only)."""
+        yield from self._build(0)
         if self.offload is not None:
             yield from self.offload.drain()
-        if self.batch.rows:
-            yield from self.batch.items(self.hints)
 
     def close(self) -> None:
         """Stop the helper process, if one was started."""

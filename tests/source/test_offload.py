@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sources.klink import resources
 from sources.klink.offload import HelperFailed, Offload
 from sources.klink.resources import _main_hints
 from tests.source.helpers import query, sync
@@ -29,6 +30,25 @@ def test_offloaded_sync_writes_exactly_what_an_in_process_sync_writes(sandbox_fa
         assert content(tmp_path, "offloaded", table) == content(tmp_path, "inline", table), table
     again = sync(sb, tmp_path, name="offloaded", offload_min_rows=1, batch_rows=150)
     assert sum(n for t, n in again.rows_written.items() if not t.startswith("_")) == 0
+
+
+def test_the_helper_starts_only_for_a_full_batch_of_changes(sandbox_factory, tmp_path, monkeypatch):
+    started = []
+
+    class Counted(Offload):
+        def __init__(self, resource, *args):
+            started.append(resource)
+            super().__init__(resource, *args)
+
+    monkeypatch.setattr(resources, "Offload", Counted)
+    sb = sandbox_factory(contacts=400, tickets=0, cx_logs=0)
+    options = dict(name="o", resources=["contacts", "contact_fields"], offload_min_rows=300, batch_rows=150)
+    first = sync(sb, tmp_path, **options)
+    assert started == ["contacts"] and first.rows_written["contacts"] == 400  # contact_fields: < 300 rows
+    sb.mutate("contacts", update=5)
+    again = sync(sb, tmp_path, **options)
+    assert again.rows_written["contacts"] == 5
+    assert started == ["contacts"]  # 5 changed rows: built here, no helper started
 
 
 def _offload() -> Offload:
