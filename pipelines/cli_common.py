@@ -94,7 +94,21 @@ def runner_settings(args: argparse.Namespace) -> Dict[str, Any]:
                 f" {out['dataset_name']}: DuckDB then cannot tell the database from the schema"
                 " (hint: choose another --duckdb-path or --dataset)"
             )
+        check_duckdb_memory_limit(str(out["duckdb_memory_limit"]))
     return out
+
+
+def check_duckdb_memory_limit(value: str) -> None:
+    """Refuse a memory limit DuckDB would not take, before any request is made."""
+    if value.strip().lower() == "none":
+        return
+    import duckdb
+
+    try:
+        duckdb.connect(config={"memory_limit": value}).close()
+    except duckdb.Error as exc:
+        raise CliError(f"duckdb_memory_limit {value!r} is not a size DuckDB takes ({_last_line(exc)})"
+                       " (hint: --duckdb-memory-limit 512MB, 2GB, 50% or none) [klink.duckdb_memory_limit]") from exc
 
 
 class _OneLineRecords(logging.Filter):
