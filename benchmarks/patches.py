@@ -15,14 +15,11 @@ def dlt_normalizer() -> None:
     import dlt
 
     from sources.klink import resources
-    from sources.klink.records import parse_timestamps
+    from sources.klink.records import hashed_row, parse_timestamps
 
     def rows(self: Any, records: List[Any], page: int, total: Any = None) -> Iterator[Any]:
-        out = []
-        for record, digest, _ in self.changed_records(records, page):
-            row = self.normalize(record, self.field_types)
-            row["_klink_hash"] = digest
-            out.append(parse_timestamps(row))
+        out = [parse_timestamps(hashed_row(self.normalize, record, self.field_types, digest))
+               for record, digest, _ in self.changed_records(records, page)]
         if not out:
             return
         if getattr(self, "_bench_hinted", False):

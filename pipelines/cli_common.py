@@ -100,12 +100,15 @@ def runner_settings(args: argparse.Namespace) -> Dict[str, Any]:
 
 def check_duckdb_memory_limit(value: str) -> None:
     """Refuse a memory limit DuckDB would not take, before any request is made."""
-    if value.strip().lower() == "none":
-        return
     import duckdb
 
+    from pipelines.klink_pipeline import duckdb_settings
+
+    settings = duckdb_settings(value)
+    if settings is None:
+        return
     try:
-        duckdb.connect(config={"memory_limit": value}).close()
+        duckdb.connect(config=settings).close()
     except duckdb.Error as exc:
         raise CliError(f"duckdb_memory_limit {value!r} is not a size DuckDB takes ({_last_line(exc)})"
                        " (hint: --duckdb-memory-limit 512MB, 2GB, 50% or none) [klink.duckdb_memory_limit]") from exc

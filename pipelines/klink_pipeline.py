@@ -55,9 +55,8 @@ def make_pipeline(
     """A klink pipeline; DuckDB writes `klink.duckdb` in the working directory unless told otherwise,
     using at most `duckdb_memory_limit` ("none" or None: DuckDB's default)."""
     if destination == "duckdb":
-        limit = str(duckdb_memory_limit or "").strip()
-        settings = {"memory_limit": limit} if limit and limit.lower() != "none" else None
-        credentials = DuckDbCredentials(os.path.abspath(duckdb_path or DUCKDB_FILE), global_config=settings)
+        credentials = DuckDbCredentials(os.path.abspath(duckdb_path or DUCKDB_FILE),
+                                        global_config=duckdb_settings(duckdb_memory_limit))
         destination = dlt.destinations.duckdb(credentials)
     kwargs: Dict[str, Any] = {}
     if pipelines_dir:
@@ -65,6 +64,12 @@ def make_pipeline(
     if progress:
         kwargs["progress"] = progress
     return dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name, **kwargs)
+
+
+def duckdb_settings(memory_limit: Optional[str]) -> Optional[Dict[str, str]]:
+    """DuckDB's global settings for a memory limit; None for DuckDB's own default ("none" or empty)."""
+    limit = str(memory_limit or "").strip()
+    return {"memory_limit": limit} if limit and limit.lower() != "none" else None
 
 
 def run_sync(

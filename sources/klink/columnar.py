@@ -46,6 +46,7 @@ ARROW_TYPES = {"text": pa.string(), "bigint": pa.int64(), "double": pa.float64()
                "decimal": pa.float64()}
 _PY_TYPES = {str: "text", bool: "bool", int: "bigint", float: "double", dt.datetime: "timestamp",
              dt.date: "date", dict: "json", list: "json"}
+Built = List[Tuple[str, pa.Table, Optional[Any]]]  # (table, Arrow table, its hints if new, else None)
 _naming = NamingConvention()
 _names: Dict[str, str] = {}
 
@@ -227,17 +228,22 @@ class ArrowBatch:
         return dlt.mark.make_hints(table_name=table, write_disposition=CHILD_MERGE, merge_key=PARENT_ID,
                                    columns=columns)
 
-    def build(self, root_hints: Any) -> List[Tuple[str, pa.Table, Optional[Any]]]:
+    def build(self, root_hints: Any) -> Built:
         """The batch as (table, Arrow table, hints when the table or a column is new, else None)."""
         return [(name, arrow, self.hints(name, root_hints, arrow)) for name, arrow in self.tables().items()]
 
     def items(self, root_hints: Any) -> Iterator[Any]:
-        """The batch as dlt items: each table with its hints when they are new, else just its name."""
-        for name, arrow, hints in self.build(root_hints):
-            if hints is None:
-                yield dlt.mark.with_table_name(arrow, name)
-            else:
-                yield dlt.mark.with_hints(arrow, hints, create_table_variant=True)
+        """The batch as dlt items (see `dlt_items`)."""
+        return dlt_items(self.build(root_hints))
+
+
+def dlt_items(built: Built) -> Iterator[Any]:
+    """Built tables as dlt items: each table with its hints when they are new, else just its name."""
+    for name, arrow, hints in built:
+        if hints is None:
+            yield dlt.mark.with_table_name(arrow, name)
+        else:
+            yield dlt.mark.with_hints(arrow, hints, create_table_variant=True)
 
 
 def _json_text(value: Any) -> str:

@@ -23,14 +23,19 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import IO, Any, Iterator, List, Mapping, Optional, Tuple
+from typing import IO, Any, Iterator, List, Mapping, Tuple
 
 import orjson
 
+from .columnar import ArrowBatch, Built, dlt_items
+from .records import hashed_row, normalizer_for
+
 MAX_IN_FLIGHT = 2
-_HELPER = "import sys; from sources.klink.offload import serve; serve(sys.stdin.buffer)"
+# frames only on the pipe: stdout is moved aside before any import, so whatever is printed or logged
+# (at import time too) goes to stderr
+_HELPER = ("import os, sys; frames = os.fdopen(os.dup(1), 'wb'); os.dup2(2, 1); sys.stdout = sys.stderr; "
+           "from sources.klink.offload import serve; serve(sys.stdin.buffer, frames)")
 _FRAME = struct.Struct("<Q")
-Built = List[Tuple[str, Any, Optional[Any]]]
 
 
 def _write_frame(stream: IO[bytes], obj: Any) -> None:
@@ -49,17 +54,6 @@ def _read_frame(stream: IO[bytes]) -> Any:
     if len(data) < size:
         raise EOFError
     return pickle.loads(data)
-
-
-def as_items(built: Built) -> Iterator[Any]:
-    """dlt items for built tables: with hints when the table or some column is new."""
-    import dlt
-
-    for name, arrow, hints in built:
-        if hints is None:
-            yield dlt.mark.with_table_name(arrow, name)
-        else:
-            yield dlt.mark.with_hints(arrow, hints, create_table_variant=True)
 
 
 class HelperFailed(RuntimeError):
@@ -110,13 +104,13 @@ class Offload:
             self._payloads, self._digests = [], []
             self._in_flight += 1
         while self._in_flight > MAX_IN_FLIGHT:
-            yield from as_items(self._take())
+            yield from dlt_items(self._take())
 
     def drain(self) -> Iterator[Any]:
         """Everything added so far, built and in order."""
         yield from self.submit()
         while self._in_flight:
-            yield from as_items(self._take())
+            yield from dlt_items(self._take())
 
     def _take(self) -> Built:
         result = self._results.get()
@@ -141,14 +135,8 @@ class Offload:
         self._reader.join(timeout=30)
 
 
-def serve(stdin: IO[bytes]) -> None:
-    """(In the helper.) Build each batch sent on stdin and write its tables to stdout, in order."""
-    stdout = os.fdopen(os.dup(1), "wb")  # frames only: anything printed or logged goes to stderr
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    from .columnar import ArrowBatch
-    from .records import normalizer_for
-
+def serve(stdin: IO[bytes], frames: IO[bytes]) -> None:
+    """(In the helper.) Build each batch sent on `stdin` and write its tables to `frames`, in order."""
     resource, declared, field_types, root_hints, load_id = _read_frame(stdin)
     batch = ArrowBatch(resource, declared)
     normalize = normalizer_for(resource)
@@ -159,11 +147,9 @@ def serve(stdin: IO[bytes]) -> None:
             return
         try:
             for digest, record in zip(digests, orjson.loads(payload), strict=True):
-                row = normalize(record, field_types)
-                row["_klink_hash"] = digest
-                batch.add(row, load_id)
+                batch.add(hashed_row(normalize, record, field_types, digest), load_id)
             result: Tuple[str, Any] = ("ok", batch.build(root_hints))
         except Exception:  # noqa: BLE001 - reported to the main process, which raises it
             result = ("error", traceback.format_exc())
-        _write_frame(stdout, result)
+        _write_frame(frames, result)
 

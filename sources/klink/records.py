@@ -238,3 +238,11 @@ NORMALIZERS: Dict[str, Callable[[Record, Mapping[str, str]], Record]] = {
 def normalizer_for(resource: str) -> Callable[[Record, Mapping[str, str]], Record]:
     """The row builder for `resource`."""
     return NORMALIZERS.get(resource, normalize_plain)
+
+
+def hashed_row(normalize: Callable[[Record, Mapping[str, str]], Record], record: Record,
+               field_types: Mapping[str, str], digest: str) -> Record:
+    """The warehouse row of a new or changed record, carrying its content hash as `_klink_hash`."""
+    row = normalize(record, field_types)
+    row["_klink_hash"] = digest
+    return row

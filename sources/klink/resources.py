@@ -19,7 +19,7 @@ from .client import KlinkClient, Page, json_dumps, parse_page
 from .columnar import ArrowBatch
 from .exceptions import KlinkEndpointUnavailable
 from .offload import Offload
-from .records import flatten_categories, hashed_json, normalizer_for
+from .records import flatten_categories, hashed_json, hashed_row, normalizer_for
 from .scan import Scanner, ScanReport
 from .settings import CUSTOM_FIELD_TYPES, ENDPOINTS, TRACKING_COLUMNS, endpoint_path
 from .windows import incremental_start, plan_windows, selected_date
@@ -182,9 +182,7 @@ class _Run:
             yield from self.offload.submit()
             return
         for record, digest, _ in pending:
-            row = self.normalize(record, self.field_types)
-            row["_klink_hash"] = digest
-            self.batch.add(row, self.load_id)
+            self.batch.add(hashed_row(self.normalize, record, self.field_types, digest), self.load_id)
         yield from self.batch.items(self.hints)
 
     def flush(self) -> Iterator[Any]:

@@ -51,6 +51,32 @@ def test_the_helper_starts_only_for_a_full_batch_of_changes(sandbox_factory, tmp
     assert started == ["contacts"]  # 5 changed rows: built here, no helper started
 
 
+def test_a_sync_builds_one_resource_at_a_time_unless_round_robin_is_configured(sandbox_factory, tmp_path,
+                                                                             monkeypatch):
+    alive, most = [], []
+
+    class Tracked(Offload):
+        def __init__(self, resource, *args):
+            super().__init__(resource, *args)
+            alive.append(resource)
+            most.append(len(alive))
+
+        def close(self):
+            if self.resource in alive:
+                alive.remove(self.resource)
+            super().close()
+
+    monkeypatch.setattr(resources, "Offload", Tracked)
+    sb = sandbox_factory(contacts=300, tickets=300, cx_logs=0)
+    options = dict(resources=["contacts", "tickets"], offload_min_rows=1, batch_rows=50)
+    sync(sb, tmp_path, name="fifo", **options)
+    assert len(most) == 2 and max(most) == 1  # run_sync extracts one resource after the other
+    monkeypatch.setenv("EXTRACT__NEXT_ITEM_MODE", "round_robin")  # the user's setting wins
+    most.clear()
+    sync(sb, tmp_path, name="rr", **options)
+    assert max(most) == 2
+
+
 def _offload() -> Offload:
     return Offload("contacts", _main_hints("contacts", {}, "soft"), {}, "1764000000.1")
 
