@@ -63,6 +63,7 @@ def klink_source(
     max_workers: int = 4,
     max_rescans: int = 2,
     requests_per_minute: Optional[float] = None,
+    rate_limit_mode: Literal["spaced", "window"] = "spaced",
     delete_mode: Literal["soft", "hard"] = "soft",
     change_detection: bool = True,
     request_timeout: float = 60.0,
@@ -86,7 +87,7 @@ def klink_source(
     client = KlinkClient(
         base_url, api_token, timeout=request_timeout, max_attempts=max_attempts,
         backoff_factor=retry_backoff_factor, requests_per_minute=requests_per_minute,
-        max_response_bytes=max_response_bytes,
+        rate_limit_mode=rate_limit_mode, max_response_bytes=max_response_bytes,
     )
     ctx = SourceContext(
         client=client, page_size=int(page_size), workers=max(1, int(max_workers)), max_rescans=max(0, int(max_rescans)),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Literal, Optional
 from urllib.parse import urlparse
 
 import orjson
@@ -34,23 +35,44 @@ def sanitize(text: str, secret: Optional[str]) -> str:
     return text.replace(secret, "***")
 
 
+RateMode = Literal["spaced", "window"]
+
+
 class RateBudget:
-    """A shared requests-per-minute budget: callers wait for a slot instead of provoking 429s."""
+    """A shared requests-per-minute budget: callers wait for a slot instead of provoking 429s.
+
+    `spaced` (the default, safe against any server-side limiter) grants one slot every 60/N seconds, so
+    a slot nobody used is gone. `window` allows at most N requests in any 60 s, bursts included: time spent
+    elsewhere (the first page of each list, a pause between lists) is made up later. Each request counts
+    from when its response came back, which is never before the server counted it, so the server's own
+    60 s window can only see fewer.
+    """
+
+    WINDOW_SECONDS = 60.0
 
     def __init__(self, requests_per_minute: Optional[float], clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, mode: RateMode = "spaced") -> None:
         if requests_per_minute is not None and requests_per_minute <= 0:
             raise KlinkConfigError(f"requests_per_minute must be positive, got {requests_per_minute}",
                                    hint="unset sources.klink.requests_per_minute to disable the budget")
+        if mode not in ("spaced", "window"):
+            raise KlinkConfigError(f"rate_limit_mode {mode!r} unknown",
+                                   hint="set sources.klink.rate_limit_mode to spaced or window")
+        self.mode = mode
+        self.limit = int(requests_per_minute) if requests_per_minute else 0
         self.interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
         self._next = 0.0
-        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._done: Deque[float] = deque()  # response times of window-mode requests, oldest first
+        self._lock = threading.Condition()
         self._clock, self._sleep = clock, sleep
 
     def acquire(self) -> float:
         """Block until the next request may be sent; returns the slot time granted."""
         if not self.interval:
             return 0.0
+        if self.mode == "window":
+            return self._acquire_in_window()
         with self._lock:
             now = self._clock()
             slot = max(now, self._next)
@@ -58,6 +80,30 @@ class RateBudget:
         if slot > now:
             self._sleep(slot - now)
         return slot
+
+    def _acquire_in_window(self) -> float:
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._done and self._done[0] <= now - self.WINDOW_SECONDS:
+                    self._done.popleft()
+                if len(self._done) + self._in_flight < max(self.limit, 1):
+                    self._in_flight += 1
+                    return now
+                if not self._done:  # every counted request is still in flight: wait for one to answer
+                    self._lock.wait()
+                    continue
+                wait = self._done[0] + self.WINDOW_SECONDS - now
+            self._sleep(wait)
+
+    def release(self) -> None:
+        """The response of an acquired request came back (window mode counts it from now)."""
+        if self.mode != "window" or not self.interval:
+            return
+        with self._lock:
+            self._in_flight -= 1
+            self._done.append(self._clock())
+            self._lock.notify()
 
 
 @dataclass
@@ -94,6 +140,7 @@ class KlinkClient:
         backoff_factor: float = 1.0,
         max_retry_delay: float = 60.0,
         requests_per_minute: Optional[float] = None,
+        rate_limit_mode: RateMode = "spaced",
         max_response_bytes: int = 50 * 1024 * 1024,
     ) -> None:
         if not api_token or not str(api_token).strip():
@@ -106,7 +153,7 @@ class KlinkClient:
         self.max_attempts = max(1, max_attempts)
         self.backoff_factor = backoff_factor
         self.max_response_bytes = max_response_bytes
-        self.budget = RateBudget(requests_per_minute)
+        self.budget = RateBudget(requests_per_minute, mode=rate_limit_mode)
         self.requests_made = 0
         self._count_lock = threading.Lock()
         self._http = Client(
@@ -155,6 +202,8 @@ class KlinkClient:
                     f" ({type(exc).__name__})",
                     hint="check sources.klink.base_url and the network",
                 ) from None
+            finally:
+                self.budget.release()
             with self._count_lock:
                 self.requests_made += 1
             status = response.status_code

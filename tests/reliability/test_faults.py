@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from sandbox.faults import Fault
 from sources.klink.client import KlinkClient, RateBudget
+from sources.klink.exceptions import KlinkConfigError
 from tests.source.helpers import api_list, scalar, sync
 
 
@@ -79,3 +82,78 @@ def test_rate_budget_spaces_requests_across_threads():
     assert min(gaps) >= 0.1 - 1e-9  # 600/minute = one slot every 100 ms, whatever the thread
     window = [s for s in slots if s < slots[0] + 60]
     assert len(window) <= 600
+
+
+class _FakeTime:
+    """A clock that only moves when the budget sleeps, recording each wait."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def test_window_budget_bursts_then_waits_for_the_oldest_response_to_age_out():
+    t = _FakeTime()
+    budget = RateBudget(3, clock=t.clock, sleep=t.sleep, mode="window")
+    assert [budget.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]  # a burst: no waiting
+    assert t.waits == []
+    for answered_at in (1.0, 2.0, 2.5):
+        t.now = answered_at
+        budget.release()
+    assert budget.acquire() == 61.0  # 60 s after the first *response*, not the first request
+    assert t.waits == [58.5]
+    t.now = 61.5
+    budget.release()
+    assert budget.acquire() == 62.0  # the next oldest (answered at 2.0) ages out
+    assert budget.acquire() == 62.5
+
+
+def test_window_budget_counts_requests_in_flight():
+    t = _FakeTime()
+    budget = RateBudget(2, clock=t.clock, sleep=t.sleep, mode="window")
+    budget.acquire()
+    budget.acquire()
+    events: list[str] = []
+    waiter = threading.Thread(target=lambda: (budget.acquire(), events.append("acquired")))
+    waiter.start()
+    events.append("released")
+    budget.release()  # only an answer frees a slot: nothing has aged out, nothing was answered before
+    waiter.join(timeout=10)
+    assert events == ["released", "acquired"]
+    assert t.waits == [60.0]  # then it waited for that answer to leave the window
+
+
+def test_unknown_rate_limit_mode_is_a_config_error():
+    with pytest.raises(KlinkConfigError, match="rate_limit_mode"):
+        RateBudget(10, mode="burst")  # type: ignore[arg-type]
+
+
+def test_window_budget_never_provokes_the_sandbox_limit(sandbox_factory):
+    sb = sandbox_factory(contacts=5, rate_limit_per_minute=12)
+    client = KlinkClient(sb.base_url, sb.token, max_attempts=1, requests_per_minute=12, rate_limit_mode="window")
+    waits: list[float] = []
+
+    def refuse_to_wait(seconds: float) -> None:
+        waits.append(seconds)
+        raise TimeoutError("the budget asked to wait")
+
+    client.budget._sleep = refuse_to_wait
+    threads = [threading.Thread(target=lambda: [client.get_json("x", "/api/v1/tags", params={"page": 1})
+                                                for _ in range(3)]) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sb.counters()["tags.list"] == 12  # the whole minute's allowance at once, and no 429
+    assert client.requests_made == 12
+    with pytest.raises(TimeoutError):
+        client.get_json("x", "/api/v1/tags", params={"page": 1})
+    assert len(waits) == 1 and 59 < waits[0] <= 60  # the 13th waits for the window, not for a 429
+    assert sb.counters()["tags.list"] == 12
