@@ -57,6 +57,8 @@ VARIANTS: Dict[str, Variant] = {v.name: v for v in [
            source_options={"offload_min_rows": 0}),
     _klink("klink_offload_5k", "klink offloading lists of 5,000+ rows (offload_min_rows=5000)",
            source_options={"offload_min_rows": 5000}),
+    _klink("klink_staging_merge", "klink with dlt's staging merge (duckdb_direct_merge=false): every row "
+           "copied to a staging table, then deleted-and-inserted", pipeline_options={"direct_merge": False}),
     _klink("klink_window", "klink with rate_limit_mode=window: at most N requests in any 60 s, not one every 60/N s"
            " (the same as klink without a rate limit)", source_options={"rate_limit_mode": "window"}),
     _klink("klink_nochange", "klink with change_detection=False (no hash read-back)",
@@ -64,7 +66,7 @@ VARIANTS: Dict[str, Variant] = {v.name: v for v in [
 ]}
 
 DEFAULT = ["floor", "stock_dlt", "stock_dlt_parquet", "klink", "klink_rerun"]
-LEVERS = ["klink", "klink_no_offload", "klink_dlt_normalizer", "klink_dlt_normalizer_tuned", "klink_workers1", "klink_workers8",
+LEVERS = ["klink", "klink_staging_merge", "klink_no_offload", "klink_dlt_normalizer", "klink_dlt_normalizer_tuned", "klink_workers1", "klink_workers8",
           "klink_batch1000", "klink_batch20000", "klink_duckdb_mem"]
 REALISTIC_DEFAULT = ["klink", "klink_window"]
 

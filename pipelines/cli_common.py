@@ -32,6 +32,7 @@ RUNNER_DEFAULTS: Dict[str, Any] = {
     "dataset_name": "klink_data",
     "duckdb_path": "klink.duckdb",
     "duckdb_memory_limit": "512MB",  # DuckDB's own default is 80% of RAM; "none" lifts the cap
+    "duckdb_direct_merge": True,  # false: dlt's staging merge (pipelines/direct_merge.py)
     "pipelines_dir": None,  # dlt's default: ~/.dlt/pipelines (/var/dlt/pipelines for root)
     "pipeline_name": "klink",
     "progress": None,  # "log" (dlt's log collector on stderr), "none"; default: log when stderr is a TTY
@@ -95,7 +96,20 @@ def runner_settings(args: argparse.Namespace) -> Dict[str, Any]:
                 " (hint: choose another --duckdb-path or --dataset)"
             )
         check_duckdb_memory_limit(str(out["duckdb_memory_limit"]))
+    out["duckdb_direct_merge"] = as_bool(out["duckdb_direct_merge"], "duckdb_direct_merge")
     return out
+
+
+def as_bool(value: Any, name: str) -> bool:
+    """A boolean setting given as a bool or as text (env vars are text)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise CliError(f"{name} {value!r} is not true or false (hint: KLINK__{name.upper()}=false) [klink.{name}]")
 
 
 def check_duckdb_memory_limit(value: str) -> None:

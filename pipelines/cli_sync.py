@@ -76,7 +76,7 @@ def open_pipeline(settings: Dict[str, Any], progress: Any = None) -> Any:
         destination=settings["destination"], dataset_name=settings["dataset_name"],
         duckdb_path=settings["duckdb_path"], pipelines_dir=settings["pipelines_dir"],
         pipeline_name=settings["pipeline_name"], progress=progress,
-        duckdb_memory_limit=settings["duckdb_memory_limit"],
+        duckdb_memory_limit=settings["duckdb_memory_limit"], direct_merge=settings["duckdb_direct_merge"],
     )
 
 

@@ -18,6 +18,7 @@ from dlt.common import logger
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
+from pipelines.direct_merge import klink_duckdb, supports_direct_merge
 from sources.klink import ALL_RESOURCES, klink_source
 from sources.klink.changes import RUNS_TABLE
 from sources.klink.deletes import apply_soft_deletes, remove_stale_children
@@ -51,13 +52,16 @@ def make_pipeline(
     pipeline_name: str = PIPELINE_NAME,
     progress: Any = None,
     duckdb_memory_limit: Optional[str] = DUCKDB_MEMORY_LIMIT,
+    direct_merge: bool = True,
 ) -> dlt.Pipeline:
     """A klink pipeline; DuckDB writes `klink.duckdb` in the working directory unless told otherwise,
-    using at most `duckdb_memory_limit` ("none" or None: DuckDB's default)."""
+    using at most `duckdb_memory_limit` ("none" or None: DuckDB's default), merging the klink tables
+    without a staging copy unless `direct_merge` is False (pipelines/direct_merge.py)."""
     if destination == "duckdb":
         credentials = DuckDbCredentials(os.path.abspath(duckdb_path or DUCKDB_FILE),
                                         global_config=duckdb_settings(duckdb_memory_limit))
-        destination = dlt.destinations.duckdb(credentials)
+        factory = klink_duckdb if direct_merge else dlt.destinations.duckdb
+        destination = factory(credentials)
     kwargs: Dict[str, Any] = {}
     if pipelines_dir:
         kwargs["pipelines_dir"] = pipelines_dir
@@ -87,7 +91,10 @@ def run_sync(
     """
     started = time.monotonic()
     finish_interrupted(pipeline)
+    loader_file_format = loader_file_format or preferred_file_format(pipeline)
     if source is None:
+        source_options.setdefault(
+            "direct_merge", supports_direct_merge(pipeline.destination) and loader_file_format == "parquet")
         if full_refresh:
             source_options["change_detection"] = False  # the tables are dropped: write every row
         if resources:  # an explicit None would stop dlt from reading sources.klink.resources
@@ -97,7 +104,6 @@ def run_sync(
     if full_refresh:  # only some resources selected: drop just their tables and state, keep the rest
         partial = set(source.selected_resources) != set(ALL_RESOURCES)
         refresh = "drop_resources" if partial else "drop_sources"
-    loader_file_format = loader_file_format or preferred_file_format(pipeline)
     with one_resource_at_a_time():
         info = pipeline.run(source, refresh=refresh, loader_file_format=loader_file_format)
     result = SyncResult(load_info=info)

@@ -72,6 +72,7 @@ def klink_source(
     max_response_bytes: int = 50 * 1024 * 1024,
     batch_rows: int = 5000,
     offload_min_rows: int = 20000,
+    direct_merge: bool = False,
 ) -> List[DltResource]:
     """Resources for every documented klink list; see .dlt/config.toml for what each setting does."""
     names = select_resources(resources)
@@ -95,5 +96,6 @@ def klink_source(
         timezone=timezone, tz=tz, start_date=start, end_date=end,
         lookback=dt.timedelta(days=float(cx_logs_lookback_days)), window=dt.timedelta(days=float(cx_logs_window_days)),
         batch_rows=max(1, int(batch_rows)), offload_min_rows=max(0, int(offload_min_rows)),
+        direct_merge=bool(direct_merge),
     )
     return [make_resource(ctx, name) for name in names]

@@ -223,12 +223,14 @@ class ArrowBatch:
             columns.update(root_hints.get("columns") or {})
             columns.update(_dlt_id=ROW_KEY, _dlt_load_id=LOAD_ID)
             return dlt.mark.make_hints(table_name=table, write_disposition=root_hints.get("write_disposition"),
-                                       primary_key=root_hints.get("primary_key"), columns=columns)
+                                       primary_key=root_hints.get("primary_key"), columns=columns,
+                                       additional_table_hints=root_hints.get("additional_table_hints"))
         columns.update(CHILD_KEYS)
         # primary key _dlt_id: dlt then deduplicates staging by it, as it does for its own nested tables;
         # a copy job re-run after a crash (committed, not yet marked done) would otherwise double rows
         return dlt.mark.make_hints(table_name=table, write_disposition=CHILD_MERGE, merge_key=PARENT_ID,
-                                   primary_key="_dlt_id", columns=columns)
+                                   primary_key="_dlt_id", columns=columns,
+                                   additional_table_hints=root_hints.get("additional_table_hints"))
 
     def build(self, root_hints: Any) -> Built:
         """The batch as (table, Arrow table, hints when the table or a column is new, else None)."""

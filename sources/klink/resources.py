@@ -21,7 +21,7 @@ from .exceptions import KlinkEndpointUnavailable
 from .offload import Offload
 from .records import flatten_categories, hashed_json, hashed_row, normalizer_for
 from .scan import Scanner, ScanReport
-from .settings import CUSTOM_FIELD_TYPES, ENDPOINTS, TRACKING_COLUMNS, endpoint_path
+from .settings import CUSTOM_FIELD_TYPES, DIRECT_MERGE_HINT, ENDPOINTS, TRACKING_COLUMNS, endpoint_path
 from .windows import incremental_start, plan_windows, selected_date
 
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
@@ -66,6 +66,7 @@ class SourceContext:
     window: dt.timedelta
     batch_rows: int = 5000
     offload_min_rows: int = 20000
+    direct_merge: bool = False
     _cache: Dict[str, Tuple[List[Dict[str, Any]], ScanReport]] = field(default_factory=dict)
 
     def fetcher(self, resource: str, params: Optional[Dict[str, Any]] = None,
@@ -103,7 +104,7 @@ class SourceContext:
         return {r["system_name"]: r.get("type") or "text" for r in records if isinstance(r, dict) and r.get("system_name")}
 
 
-def _main_hints(resource: str, field_types: Dict[str, str], delete_mode: str) -> Any:
+def _main_hints(resource: str, field_types: Dict[str, str], delete_mode: str, direct_merge: bool = False) -> Any:
     spec = ENDPOINTS[resource]
     columns: Dict[str, TColumnSchema] = {**spec["columns"], **TRACKING_COLUMNS}
     for name in spec["json_columns"]:
@@ -112,7 +113,9 @@ def _main_hints(resource: str, field_types: Dict[str, str], delete_mode: str) ->
         columns[f"custom__{system_name}"] = {"data_type": CUSTOM_FIELD_TYPES.get(field_type, "text"), "nullable": True}  # type: ignore[typeddict-item]
     if delete_mode == "hard" and spec["detect_deletes"]:
         columns["_klink_hard_deleted"] = {"data_type": "bool", "nullable": True, "hard_delete": True}
-    return dlt.mark.make_hints(table_name=resource, write_disposition=MERGE, primary_key="id", columns=columns)
+    # the hint is always set, so a run without it turns off what an earlier run stored in the schema
+    return dlt.mark.make_hints(table_name=resource, write_disposition=MERGE, primary_key="id", columns=columns,
+                               additional_table_hints={DIRECT_MERGE_HINT: direct_merge})
 
 
 def _side(table: str, rows: List[Dict[str, Any]]) -> Any:
@@ -136,7 +139,7 @@ class _Run:
         self.ctx, self.resource = ctx, resource
         self.tracker = ChangeTracker(known)
         self.field_types = ctx.field_types(resource)
-        self.hints = _main_hints(resource, self.field_types, ctx.delete_mode)
+        self.hints = _main_hints(resource, self.field_types, ctx.delete_mode, ctx.direct_merge)
         self.normalize = normalizer_for(resource)
         self.batch = ArrowBatch(resource, self.hints.get("columns") or {})
         self.load_id = dlt.current.load_package_state()["load_id"]

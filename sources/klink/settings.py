@@ -14,6 +14,8 @@ DEFAULT_BASE_URL = "https://apigw.klinkcx.com"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 100  # docs: "you can go as high as 100 by adding a pageSize parameter"
 DEFAULT_TIMEZONE = "UTC"
+# table hint: a destination that knows it (pipelines.direct_merge) merges the table file by file, no staging copy
+DIRECT_MERGE_HINT = "x-klink-direct-merge"
 
 Envelope = Literal["paged", "cx_logs", "data"]
 Mode = Literal["full_scan", "windowed", "tree"]

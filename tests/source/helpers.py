@@ -23,12 +23,14 @@ PATHS = {
 }
 
 
-def sync(sb: Any, tmp_path: Path, name: str = "k", **options: Any) -> SyncResult:
+def sync(sb: Any, tmp_path: Path, name: str = "k", pipeline_options: Optional[Dict[str, Any]] = None,
+         **options: Any) -> SyncResult:
     """Run the real source against sandbox `sb` into `tmp_path/<name>.duckdb`."""
     pipeline = make_pipeline(
         duckdb_path=str(tmp_path / f"{name}.duckdb"),
         pipelines_dir=str(tmp_path / f"{name}_pipelines"),
         pipeline_name=f"klink_{name}",
+        **(pipeline_options or {}),
     )
     now = sb.now()
     options.setdefault("start_date", (now - dt.timedelta(days=31)).isoformat())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 import pipelines.klink_pipeline as klink_pipeline
@@ -66,21 +67,31 @@ def test_stale_children_left_by_an_interrupted_step_go_at_the_next_sync(sandbox_
     assert_children_match_api(sb, tmp_path)
 
 
-def test_a_copy_job_run_twice_after_a_crash_does_not_double_child_rows(sandbox_factory, tmp_path, monkeypatch):
+@pytest.mark.parametrize("direct_merge", [True, False], ids=["direct", "staging"])
+def test_a_copy_job_run_twice_after_a_crash_does_not_double_child_rows(sandbox_factory, tmp_path, monkeypatch,
+                                                                       direct_merge):
     # a job whose commit landed but was not yet marked done when the process was killed runs again on
-    # restart (dlt's at-least-once loading); its rows reach the staging table twice
+    # restart (dlt's at-least-once loading): through staging its rows reach the staging table twice; a
+    # direct merge job deletes what its first run inserted
     from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
 
-    original = DuckDbCopyJob.run
+    from pipelines.direct_merge import DirectMergeJob
+
+    job_class = DirectMergeJob if direct_merge else DuckDbCopyJob
+    original = job_class.run
+    runs = []
 
     def run_twice(self):
         original(self)
         if "__" in self._file_path.rsplit("/", 1)[-1]:  # every child table's copy job
             original(self)
+            runs.append(self._file_path)
 
-    monkeypatch.setattr(DuckDbCopyJob, "run", run_twice)
+    monkeypatch.setattr(job_class, "run", run_twice)
     sb = sandbox_factory(contacts=40, tickets=20, cx_logs=0)
-    sync(sb, tmp_path, resources=["contacts", "tickets", "contact_fields", "ticket_fields"])
+    sync(sb, tmp_path, resources=["contacts", "tickets", "contact_fields", "ticket_fields"],
+         pipeline_options={"direct_merge": direct_merge})
+    assert len(runs) >= 4  # the patched job really loaded the child tables
     for table in ("contacts__tags", "contacts__emails", "contacts__custom_fields", "tickets__tags"):
         rows, distinct = query(tmp_path, f"SELECT COUNT(*), COUNT(DISTINCT _dlt_id) FROM {table}")[0]
         assert rows == distinct > 0, table
