@@ -31,7 +31,7 @@ RUNNER_DEFAULTS: Dict[str, Any] = {
     "destination": "duckdb",
     "dataset_name": "klink_data",
     "duckdb_path": "klink.duckdb",
-    "duckdb_memory_limit": "512MB",  # DuckDB's own default is 80% of RAM; "none" lifts the cap
+    "duckdb_memory_limit": "256MB",  # DuckDB's own default is 80% of RAM; "none" lifts the cap
     "duckdb_direct_merge": True,  # false: dlt's staging merge (pipelines/direct_merge.py)
     "pipelines_dir": None,  # dlt's default: ~/.dlt/pipelines (/var/dlt/pipelines for root)
     "pipeline_name": "klink",
@@ -57,7 +57,7 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
                             " [config klink.destination, env KLINK__DESTINATION]")
     a("--dataset", dest="dataset_name", metavar="NAME", help="dataset (schema) name, default klink_data [klink.dataset_name]")
     a("--duckdb-path", help="DuckDB file for --destination duckdb, default ./klink.duckdb [klink.duckdb_path]")
-    a("--duckdb-memory-limit", metavar="SIZE", help="cap on DuckDB's memory while loading, default 512MB;"
+    a("--duckdb-memory-limit", metavar="SIZE", help="cap on DuckDB's memory while loading, default 256MB;"
                                                     " none = DuckDB's default (80%% of RAM) [klink.duckdb_memory_limit]")
     a("--pipelines-dir", help="dlt working folder (state, load packages, lock), default dlt's"
                               " ~/.dlt/pipelines [klink.pipelines_dir]")

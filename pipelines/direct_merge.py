@@ -44,8 +44,11 @@ def merge_file_sql(qualified_table: str, source: str, table: PreparedTableSchema
                    quote: Callable[[str], str]) -> List[str]:
     """Statements that merge the rows of `source` (a table expression) into `qualified_table`:
     delete the rows matching its primary key, then those matching its merge key, then insert."""
-    primary = [quote(c) for c in get_columns_names_with_prop(table, "primary_key")]
+    primary_names = get_columns_names_with_prop(table, "primary_key")
+    primary = [quote(c) for c in primary_names]
     merge = [quote(c) for c in get_columns_names_with_prop(table, "merge_key")]
+    # a row key (a child's _dlt_id) is unique as generated: nothing in one file to deduplicate
+    dedup = bool(primary_names) and primary_names != get_columns_names_with_prop(table, "row_key")
     sql = [f"DELETE FROM {qualified_table} AS d WHERE EXISTS (SELECT 1 FROM {source} AS s WHERE "
            + " AND ".join(f"d.{k} = s.{k}" for k in keys) + ")"
            for keys in (primary, merge) if keys]
@@ -55,11 +58,12 @@ def merge_file_sql(qualified_table: str, source: str, table: PreparedTableSchema
         column = table["columns"][hard_delete[0]]
         flag = quote(hard_delete[0])
         keep.append(f"{flag} IS DISTINCT FROM TRUE" if column.get("data_type") == "bool" else f"{flag} IS NULL")
-    where = f" WHERE {' AND '.join(keep)}" if keep else ""
-    # the last occurrence wins, as the source means it ("changed while we scanned: the later read wins")
-    latest = (f" QUALIFY ROW_NUMBER() OVER (PARTITION BY {', '.join(primary)} ORDER BY file_row_number DESC) = 1"
-              if primary else "")
-    sql.append(f"INSERT INTO {qualified_table} BY NAME SELECT * EXCLUDE (file_row_number) FROM {source}{where}{latest}")
+    if dedup:  # the last occurrence of a key decides, a hard delete included (the source's "later read wins")
+        row_filter = (f" QUALIFY ROW_NUMBER() OVER (PARTITION BY {', '.join(primary)} ORDER BY file_row_number DESC)"
+                      " = 1" + "".join(f" AND {condition}" for condition in keep))
+    else:
+        row_filter = f" WHERE {' AND '.join(keep)}" if keep else ""
+    sql.append(f"INSERT INTO {qualified_table} BY NAME SELECT * EXCLUDE (file_row_number) FROM {source}{row_filter}")
     return sql
 
 

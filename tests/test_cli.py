@@ -113,9 +113,10 @@ def test_missing_token_exits_2_naming_the_key(sandbox, tmp_path):
         (["--log-level", "LOUD"], {}, "unknown log level"),
         (["--duckdb-memory-limit", "lots"], {}, "duckdb_memory_limit 'lots' is not a size"),
         ([], {"KLINK__DUCKDB_MEMORY_LIMIT": "512"}, "[klink.duckdb_memory_limit]"),
+        ([], {"KLINK__DUCKDB_DIRECT_MERGE": "sometimes"}, "duckdb_direct_merge 'sometimes' is not true or false"),
     ],
     ids=["base-url", "resource", "date", "date-order", "env-date", "timezone", "duckdb-clash", "log-level",
-         "memory-limit", "env-memory-limit"],
+         "memory-limit", "env-memory-limit", "env-direct-merge"],
 )
 def test_config_errors_exit_2_before_any_request(sandbox, tmp_path, args, env_extra, expected):
     env = sandbox_env(sandbox, tmp_path / "state", **env_extra)

@@ -80,12 +80,13 @@ def test_a_run_with_another_file_format_turns_direct_merge_off(sandbox_factory, 
 
 
 def test_merge_file_sql_last_occurrence_wins_and_hard_deletes_are_not_inserted(tmp_path):
+    # d is read live, then deleted: its last occurrence decides
     path = tmp_path / "rows.parquet"
-    pq.write_table(pa.table({"id": ["a", "b", "a", "c"], "v": [1, 2, 3, 4],
-                             "gone": [None, False, None, True]}), path)
+    pq.write_table(pa.table({"id": ["a", "b", "a", "c", "d", "d"], "v": [1, 2, 3, 4, 5, 6],
+                             "gone": [None, False, None, True, None, True]}), path)
     con = duckdb.connect(str(tmp_path / "t.duckdb"))
     con.execute("CREATE TABLE t (id VARCHAR, v BIGINT, gone BOOLEAN)")
-    con.execute("INSERT INTO t VALUES ('b', 20, NULL), ('c', 30, NULL), ('z', 99, NULL)")
+    con.execute("INSERT INTO t VALUES ('b', 20, NULL), ('c', 30, NULL), ('d', 40, NULL), ('z', 99, NULL)")
     table = {"name": "t", "write_disposition": "merge", DIRECT_MERGE_HINT: True, "columns": {
         "id": {"name": "id", "data_type": "text", "primary_key": True},
         "v": {"name": "v", "data_type": "bigint"},
@@ -107,3 +108,12 @@ def test_only_marked_keyed_delete_insert_merge_tables_are_direct():
                           DIRECT_MERGE_HINT: True, "columns": keyed})
     assert not is_direct({"name": "t", "write_disposition": "merge", DIRECT_MERGE_HINT: True,
                           "columns": {"id": {"name": "id", "data_type": "text"}}})
+
+
+def test_a_child_table_is_not_deduplicated_by_its_generated_row_key():
+    child = {"name": "t__tags", "write_disposition": "merge", DIRECT_MERGE_HINT: True, "columns": {
+        "_dlt_id": {"name": "_dlt_id", "data_type": "text", "primary_key": True, "row_key": True, "unique": True},
+        "_klink_parent_id": {"name": "_klink_parent_id", "data_type": "text", "merge_key": True}}}
+    delete_by_row, delete_by_parent, insert = merge_file_sql("t__tags", "src", child, lambda c: c)
+    assert "d._dlt_id = s._dlt_id" in delete_by_row and "d._klink_parent_id = s._klink_parent_id" in delete_by_parent
+    assert "QUALIFY" not in insert
