@@ -117,3 +117,17 @@ def test_a_child_table_is_not_deduplicated_by_its_generated_row_key():
     delete_by_row, delete_by_parent, insert = merge_file_sql("t__tags", "src", child, lambda c: c)
     assert "d._dlt_id = s._dlt_id" in delete_by_row and "d._klink_parent_id = s._klink_parent_id" in delete_by_parent
     assert "QUALIFY" not in insert
+
+
+def test_direct_merge_of_a_non_parquet_file_fails_with_a_hint(sandbox_factory, tmp_path):
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from sources.klink import klink_source
+
+    sb = sandbox_factory(contacts=5, tickets=0, cx_logs=0)
+    pipeline = make_pipeline(duckdb_path=str(tmp_path / "k.duckdb"), pipelines_dir=str(tmp_path / "p"))
+    source = klink_source(api_token=sb.token, base_url=sb.base_url, resources=["contacts"], direct_merge=True)
+    with pytest.raises(PipelineStepFailed) as failed:
+        pipeline.run(source, loader_file_format="insert_values")
+    assert "needs parquet files" in str(failed.value)
+    assert "loader_file_format='parquet'" in str(failed.value)
