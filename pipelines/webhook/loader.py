@@ -24,6 +24,7 @@ from sources.klink.changes import DELETIONS_TABLE
 from sources.klink.columnar import ArrowBatch
 from sources.klink.deletes import apply_soft_deletes, remove_stale_children
 from sources.klink.resources import SIDE_TABLE_COLUMNS, _main_hints
+from sources.klink.settings import MERGE
 
 from .rows import Rows, build_rows
 from .spool import SpooledEvent
@@ -32,7 +33,6 @@ log = logging.getLogger("klink.webhook")
 
 PIPELINE_NAME = "klink_webhooks"
 SOURCE_NAME = "klink_webhooks"
-MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 
 EVENT_COLUMNS: Dict[str, TColumnSchema] = {
     "event_id": {"data_type": "text", "nullable": False},

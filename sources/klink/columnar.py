@@ -30,10 +30,10 @@ from dlt.common.schema.typing import TColumnSchema
 from dlt.common.utils import uniq_id_base64
 
 from .records import TIMESTAMP_KEYS, parse_timestamp, parse_timestamp_cached
+from .settings import MERGE
 
 MAX_NESTING = 2  # the source's max_table_nesting
 PARENT_ID = "_klink_parent_id"
-CHILD_MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 ROW_KEY: TColumnSchema = {"data_type": "text", "nullable": False, "unique": True, "row_key": True}
 LOAD_ID: TColumnSchema = {"data_type": "text", "nullable": False}
 CHILD_KEYS: Dict[str, TColumnSchema] = {
@@ -228,7 +228,7 @@ class ArrowBatch:
         columns.update(CHILD_KEYS)
         # primary key _dlt_id: dlt then deduplicates staging by it, as it does for its own nested tables;
         # a copy job re-run after a crash (committed, not yet marked done) would otherwise double rows
-        return dlt.mark.make_hints(table_name=table, write_disposition=CHILD_MERGE, merge_key=PARENT_ID,
+        return dlt.mark.make_hints(table_name=table, write_disposition=MERGE, merge_key=PARENT_ID,
                                    primary_key="_dlt_id", columns=columns,
                                    additional_table_hints=root_hints.get("additional_table_hints"))
 

@@ -21,10 +21,9 @@ from .exceptions import KlinkEndpointUnavailable
 from .offload import Offload
 from .records import flatten_categories, hashed_json, hashed_row, normalizer_for
 from .scan import Scanner, ScanReport
-from .settings import CUSTOM_FIELD_TYPES, DIRECT_MERGE_HINT, ENDPOINTS, TRACKING_COLUMNS, endpoint_path
+from .settings import CUSTOM_FIELD_TYPES, DIRECT_MERGE_HINT, ENDPOINTS, MERGE, TRACKING_COLUMNS, endpoint_path
 from .windows import incremental_start, plan_windows, selected_date
 
-MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 FIELD_SOURCES = {"contacts": "contact_fields", "tickets": "ticket_fields"}
 
 SIDE_TABLE_COLUMNS: Dict[str, Dict[str, TColumnSchema]] = {

@@ -16,6 +16,8 @@ MAX_PAGE_SIZE = 100  # docs: "you can go as high as 100 by adding a pageSize par
 DEFAULT_TIMEZONE = "UTC"
 # table hint: a destination that knows it (pipelines.direct_merge) merges the table file by file, no staging copy
 DIRECT_MERGE_HINT = "x-klink-direct-merge"
+# how every klink table merges: delete the rows of the loaded keys, insert the loaded rows
+MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 
 Envelope = Literal["paged", "cx_logs", "data"]
 Mode = Literal["full_scan", "windowed", "tree"]
