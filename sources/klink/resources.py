@@ -199,7 +199,7 @@ class _Run:
                 for digest, payload in held:
                     self.batch.add(hashed_row(self.normalize, orjson.loads(payload), self.field_types, digest),
                                    self.load_id)
-            del held
+            del held  # this generator is suspended while the batch is yielded: not kept alive
         if self.offload is not None:
             yield from self.offload.submit()
         elif self.batch.rows:
