@@ -23,12 +23,10 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import IO, Any, Iterator, List, Mapping, Tuple
-
-import orjson
+from typing import IO, Any, Iterator, Mapping, Tuple
 
 from .columnar import ArrowBatch, Built, dlt_items
-from .records import hashed_row, normalizer_for
+from .records import HeldJson, hashed_row, normalizer_for
 
 MAX_IN_FLIGHT = 2
 # frames only on the pipe: stdout is moved aside before any import, so whatever is printed or logged
@@ -74,8 +72,7 @@ class Offload:
         self._reader = threading.Thread(target=self._read, name=f"klink-offload-{resource}", daemon=True)
         self._reader.start()
         self._in_flight = 0
-        self._payloads: List[bytes] = []
-        self._digests: List[str] = []
+        self.waiting = HeldJson()
         _write_frame(self._proc.stdin, self._setup)  # type: ignore[arg-type]
 
     def _read(self) -> None:
@@ -88,20 +85,19 @@ class Offload:
     @property
     def rows(self) -> int:
         """Changed records waiting for the next batch."""
-        return len(self._digests)
+        return len(self.waiting)
 
     def add(self, digest: str, payload: bytes) -> None:
-        self._digests.append(digest)
-        self._payloads.append(payload)
+        self.waiting.add(digest, payload)
 
     def submit(self) -> Iterator[Any]:
         """Send the waiting records as one batch; yields finished batches beyond the in-flight bound."""
-        if self._digests:
+        if self.waiting:
             try:
-                _write_frame(self._proc.stdin, (self._digests, b"[" + b",".join(self._payloads) + b"]"))  # type: ignore[arg-type]
+                _write_frame(self._proc.stdin, self.waiting)  # type: ignore[arg-type]
             except (BrokenPipeError, OSError):
                 self._take()  # raises with the helper's reason
-            self._payloads, self._digests = [], []
+            self.waiting = HeldJson()
             self._in_flight += 1
         while self._in_flight > MAX_IN_FLIGHT:
             yield from dlt_items(self._take())
@@ -142,11 +138,11 @@ def serve(stdin: IO[bytes], frames: IO[bytes]) -> None:
     normalize = normalizer_for(resource)
     while True:
         try:
-            digests, payload = _read_frame(stdin)
+            held: HeldJson = _read_frame(stdin)
         except EOFError:
             return
         try:
-            for digest, record in zip(digests, orjson.loads(payload), strict=True):
+            for digest, record in held.records():
                 batch.add(hashed_row(normalize, record, field_types, digest), load_id)
             result: Tuple[str, Any] = ("ok", batch.build(root_hints))
         except Exception:  # noqa: BLE001 - reported to the main process, which raises it

