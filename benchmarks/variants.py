@@ -8,7 +8,6 @@ from typing import Any, Dict, List, Optional
 KLINK_FIELD_LISTS = ["contact_fields", "ticket_fields"]  # read once to type custom fields
 NOGZ = {"DATA_WRITER__DISABLE_COMPRESSION": "true"}
 NORMALIZE_2 = {"NORMALIZE__WORKERS": "2", "DATA_WRITER__FILE_MAX_ITEMS": "20000"}
-DUCKDB_LEAN = {"DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG": '{"memory_limit": "128MB"}', "LOAD__WORKERS": "1"}
 LOOKBACK_DAYS = 3  # klink_source's cx_logs_lookback_days default
 BACKFILL_DAYS = 30  # the first run's cx-log range without a start_date (windows.DEFAULT_BACKFILL_DAYS)
 
@@ -52,7 +51,9 @@ VARIANTS: Dict[str, Variant] = {v.name: v for v in [
     _klink("klink_workers8", "klink with 8 pages in flight (max_workers=8)", source_options={"max_workers": 8}),
     _klink("klink_batch1000", "klink with 1,000-row Arrow batches", source_options={"batch_rows": 1000}),
     _klink("klink_batch20000", "klink with 20,000-row Arrow batches", source_options={"batch_rows": 20000}),
-    _klink("klink_duckdb_mem", "klink with DuckDB memory_limit=128MB, 1 load worker", env=DUCKDB_LEAN),
+    # make_pipeline passes the limit in the credentials, so it is set there (an env setting would not apply)
+    _klink("klink_duckdb_mem", "klink with DuckDB memory_limit=128MB, 1 load worker", env={"LOAD__WORKERS": "1"},
+           pipeline_options={"duckdb_memory_limit": "128MB"}),
     _klink("klink_no_offload", "klink with every Arrow batch built in the main process (offload_min_rows=0)",
            source_options={"offload_min_rows": 0}),
     _klink("klink_offload_5k", "klink offloading lists of 5,000+ rows (offload_min_rows=5000)",

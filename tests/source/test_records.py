@@ -2,12 +2,18 @@
 
 import datetime as dt
 import json
+import pickle
+import tracemalloc
 from pathlib import Path
+
+import orjson
 
 from sources.klink.columnar import ArrowBatch
 from sources.klink.records import (
+    HeldJson,
     coerce_custom_value,
     flatten_categories,
+    hashed_json,
     normalize_contact,
     normalize_ticket,
     parse_timestamp,
@@ -101,3 +107,30 @@ def test_category_tree_of_any_depth_flattens_with_parents_and_levels():
 def test_record_hash_ignores_key_order_and_sees_any_change():
     assert record_hash({"a": 1, "b": [1, 2]}) == record_hash({"b": [1, 2], "a": 1})
     assert record_hash({"a": 1, "b": [1, 2]}) != record_hash({"a": 1, "b": [2, 1]})
+
+
+def test_held_json_gives_back_each_record_with_its_hash_in_order():
+    held = HeldJson()
+    assert len(held) == 0 and list(held.records()) == []
+    records = [{"id": "a", "name": "Ann"}, {"id": 2, "tags": [{"id": "t"}]}, {"id": "c", "note": 'quote " and ,'}]
+    held = HeldJson()
+    for record in records:
+        held.add(*hashed_json(record))
+    assert len(held) == 3
+    again = pickle.loads(pickle.dumps(held))  # how a batch travels to the helper process
+    assert list(again.records()) == [(record_hash(r), r) for r in records]
+
+
+def test_held_json_keeps_about_the_json_size_not_orjsons_allocation():
+    record = {"id": "x", "body": "y" * 1000}  # ~1 KB of JSON; orjson's own result keeps ~8 KB allocated
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        held = HeldJson()
+        for i in range(1000):
+            held.add(*hashed_json({**record, "id": i}))
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(held) == 1000
+    assert used < 2 * 1000 * len(orjson.dumps(record)), f"{used} bytes held for 1,000 records of ~1 KB"
