@@ -73,7 +73,23 @@ class Offload:
         self._reader.start()
         self._in_flight = 0
         self.waiting = HeldJson()
-        _write_frame(self._proc.stdin, self._setup)  # type: ignore[arg-type]
+        self._outbox: "queue.Queue[Any]" = queue.Queue()
+        self._writer = threading.Thread(target=self._write, name=f"klink-offload-{resource}-send", daemon=True)
+        self._writer.start()
+        self._outbox.put(self._setup)
+
+    def _write(self) -> None:
+        """Send what is queued, on this thread: the helper reads a batch only once it has built the last
+        (and not at all while it imports), so the main thread blocked in the write instead of fetching
+        (3.2 s of a 25.7 s profile at 50k a list)."""
+        try:
+            while (frame := self._outbox.get()) is not None:
+                _write_frame(self._proc.stdin, frame)  # type: ignore[arg-type]
+        except (OSError, ValueError):  # the helper is gone: `_take` reports how it ended
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()  # type: ignore[union-attr]
 
     def _read(self) -> None:
         try:
@@ -93,10 +109,7 @@ class Offload:
     def submit(self) -> Iterator[Any]:
         """Send the waiting records as one batch; yields finished batches beyond the in-flight bound."""
         if self.waiting:
-            try:
-                _write_frame(self._proc.stdin, self.waiting)  # type: ignore[arg-type]
-            except (BrokenPipeError, OSError):
-                self._take()  # raises with the helper's reason
+            self._outbox.put(self.waiting)
             self.waiting = HeldJson()
             self._in_flight += 1
         while self._in_flight > MAX_IN_FLIGHT:
@@ -121,8 +134,11 @@ class Offload:
 
     def close(self) -> None:
         """Stop the helper (batches not taken yet are dropped)."""
-        with contextlib.suppress(OSError):
-            self._proc.stdin.close()  # type: ignore[union-attr]
+        with contextlib.suppress(queue.Empty):  # batches not sent yet are dropped too
+            while True:
+                self._outbox.get_nowait()
+        self._outbox.put(None)  # the writer then closes the helper's input
+        self._writer.join(timeout=30)
         try:
             self._proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

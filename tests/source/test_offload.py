@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+
+import orjson
 import pytest
 
 from sources.klink import resources
@@ -99,4 +104,26 @@ def test_a_helper_that_dies_is_reported_not_waited_for():
         with pytest.raises(HelperFailed, match="exited"):
             list(offload.drain())
     finally:
+        offload.close()
+
+
+def test_sending_a_batch_does_not_wait_for_the_helper_to_read_it():
+    offload = _offload()
+    sent = threading.Event()
+    try:
+        os.kill(offload._proc.pid, signal.SIGSTOP)  # a helper still importing, or busy building
+        for i in range(2000):  # ~2 MB of JSON: far more than a pipe holds
+            offload.add(f"{i:016x}", orjson.dumps({"id": f"c{i}", "name": "x" * 1000}))
+
+        def submit() -> None:
+            list(offload.submit())
+            sent.set()
+
+        threading.Thread(target=submit, daemon=True).start()
+        assert sent.wait(timeout=20), "submit() blocked until the helper read the batch"
+        os.kill(offload._proc.pid, signal.SIGCONT)
+        parents = [item.data for item in offload.drain() if "_klink_hash" in item.data.column_names]
+        assert sum(table.num_rows for table in parents) == 2000
+    finally:
+        os.kill(offload._proc.pid, signal.SIGCONT)
         offload.close()
