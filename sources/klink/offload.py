@@ -74,6 +74,7 @@ class Offload:
         self._in_flight = 0
         self.waiting = HeldJson()
         self._outbox: "queue.Queue[Any]" = queue.Queue()
+        self._send_error = ""
         self._writer = threading.Thread(target=self._write, name=f"klink-offload-{resource}-send", daemon=True)
         self._writer.start()
         self._outbox.put(self._setup)
@@ -85,8 +86,8 @@ class Offload:
         try:
             while (frame := self._outbox.get()) is not None:
                 _write_frame(self._proc.stdin, frame)  # type: ignore[arg-type]
-        except (OSError, ValueError):  # the helper is gone: `_take` reports how it ended
-            pass
+        except Exception as exc:  # noqa: BLE001 - the helper then sees its input end; `_take` reports both
+            self._send_error = f"{type(exc).__name__}: {exc}"
         finally:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()  # type: ignore[union-attr]
@@ -125,7 +126,8 @@ class Offload:
         result = self._results.get()
         if result is None:
             code = self._proc.wait()
-            raise HelperFailed(f"klink: the helper building {self.resource} tables exited (code {code})")
+            sending = f"; sending to it failed: {self._send_error}" if self._send_error else ""
+            raise HelperFailed(f"klink: the helper building {self.resource} tables exited (code {code}){sending}")
         self._in_flight -= 1
         status, value = result
         if status != "ok":

@@ -61,14 +61,14 @@ class HeldJson:
         self._body += payload
         self.digests.append(digest)
 
-    def array(self) -> bytearray:
-        """The held records as one JSON array (valid until the next `add`)."""
-        self._body += b"]"
-        return self._body
-
     def records(self) -> Iterator[Tuple[str, Any]]:
         """(hash, parsed record) of each held record, in the order added."""
-        return zip(self.digests, orjson.loads(self.array()), strict=True)
+        self._body += b"]"
+        try:
+            parsed = orjson.loads(self._body)
+        finally:
+            del self._body[-1]  # still open for `add`
+        return zip(self.digests, parsed, strict=True)
 
 
 def parse_timestamp(value: Any) -> Any:

@@ -119,6 +119,9 @@ def test_held_json_gives_back_each_record_with_its_hash_in_order():
     assert len(held) == 3
     again = pickle.loads(pickle.dumps(held))  # how a batch travels to the helper process
     assert list(again.records()) == [(record_hash(r), r) for r in records]
+    assert list(again.records()) == list(held.records())  # reading leaves the batch as it was
+    held.add(*hashed_json({"id": "d"}))
+    assert [r["id"] for _, r in held.records()] == ["a", 2, "c", "d"]
 
 
 def test_held_json_keeps_about_the_json_size_not_orjsons_allocation():
