@@ -23,7 +23,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping, Tuple
+from typing import IO, Any, Iterator, Mapping, Optional, Tuple
 
 from .columnar import ArrowBatch, Built, dlt_items
 from .records import HeldJson, hashed_row, normalizer_for
@@ -61,7 +61,9 @@ class HelperFailed(RuntimeError):
 class Offload:
     """The helper process of one resource scan and the batches it is building."""
 
-    def __init__(self, resource: str, root_hints: Any, field_types: Mapping[str, str], load_id: str) -> None:
+    def __init__(self, resource: str, root_hints: Any, field_types: Mapping[str, str], load_id: str,
+                 waiting: Optional[HeldJson] = None) -> None:
+        """Start the helper; `waiting` are records already held for its first batch."""
         self.resource = resource
         self._setup = (resource, dict(root_hints.get("columns") or {}), dict(field_types), root_hints, load_id)
         repo = str(Path(__file__).resolve().parents[2])
@@ -72,7 +74,7 @@ class Offload:
         self._reader = threading.Thread(target=self._read, name=f"klink-offload-{resource}", daemon=True)
         self._reader.start()
         self._in_flight = 0
-        self.waiting = HeldJson()
+        self.waiting = waiting if waiting is not None else HeldJson()
         self._outbox: "queue.Queue[Any]" = queue.Queue()
         self._send_error = ""
         self._writer = threading.Thread(target=self._write, name=f"klink-offload-{resource}-send", daemon=True)

@@ -191,8 +191,7 @@ class _Run:
             held, self.undecided = self.undecided, HeldJson()
             full = len(held) >= self.ctx.batch_rows
             if full and self.ctx.offload_min_rows and total >= self.ctx.offload_min_rows:
-                self.offload = Offload(self.resource, self.hints, self.field_types, self.load_id)
-                self.offload.waiting = held
+                self.offload = Offload(self.resource, self.hints, self.field_types, self.load_id, held)
             else:  # parsed again from the held JSON (key order sorted, as the helper sees them)
                 for digest, record in held.records():
                     self.batch.add(hashed_row(self.normalize, record, self.field_types, digest), self.load_id)

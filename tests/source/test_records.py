@@ -113,7 +113,6 @@ def test_held_json_gives_back_each_record_with_its_hash_in_order():
     held = HeldJson()
     assert len(held) == 0 and list(held.records()) == []
     records = [{"id": "a", "name": "Ann"}, {"id": 2, "tags": [{"id": "t"}]}, {"id": "c", "note": 'quote " and ,'}]
-    held = HeldJson()
     for record in records:
         held.add(*hashed_json(record))
     assert len(held) == 3
