@@ -14,6 +14,7 @@ twice) and fork is unsafe with the fetch threads running.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import queue
@@ -25,7 +26,7 @@ import traceback
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping, Optional, Tuple
 
-from .columnar import ArrowBatch, Built, dlt_items
+from .columnar import ArrowBatch, Built, dlt_items, paused_gc
 from .records import HeldJson, hashed_row, normalizer_for
 
 MAX_IN_FLIGHT = 2
@@ -156,16 +157,19 @@ def serve(stdin: IO[bytes], frames: IO[bytes]) -> None:
     resource, declared, field_types, root_hints, load_id = _read_frame(stdin)
     batch = ArrowBatch(resource, declared)
     normalize = normalizer_for(resource)
+    gc.freeze()  # the imports' objects are never garbage: no collection needs to walk them
     while True:
         try:
             held: HeldJson = _read_frame(stdin)
         except EOFError:
             return
         try:
-            for digest, record in held.records():
-                batch.add(hashed_row(normalize, record, field_types, digest), load_id)
-            result: Tuple[str, Any] = ("ok", batch.build(root_hints))
+            with paused_gc():
+                for digest, record in held.records():
+                    batch.add(hashed_row(normalize, record, field_types, digest), load_id)
+                result: Tuple[str, Any] = ("ok", batch.build(root_hints))
         except Exception:  # noqa: BLE001 - reported to the main process, which raises it
             result = ("error", traceback.format_exc())
+        del held
         _write_frame(frames, result)
 

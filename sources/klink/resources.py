@@ -16,7 +16,7 @@ from dlt.common.schema.typing import TColumnSchema
 
 from .changes import DELETIONS_TABLE, REJECTED_TABLE, RUNS_TABLE, ChangeTracker, read_known_hashes
 from .client import KlinkClient, Page, json_dumps, parse_page
-from .columnar import ArrowBatch
+from .columnar import ArrowBatch, paused_gc
 from .exceptions import KlinkEndpointUnavailable
 from .offload import Offload
 from .records import HeldJson, flatten_categories, hashed_json, hashed_row, normalizer_for
@@ -165,13 +165,14 @@ class _Run:
 
     def rows(self, records: List[Any], page: int, total: Optional[int] = None) -> Iterator[Any]:
         """Take the new or changed records of one page; yields Arrow tables once a batch is full."""
-        for record, digest, payload in self.changed_records(records, page):
-            if self.offload is not None:
-                self.offload.add(digest, payload)
-            elif self.decided:
-                self.batch.add(hashed_row(self.normalize, record, self.field_types, digest), self.load_id)
-            else:
-                self.undecided.add(digest, payload)
+        with paused_gc():
+            for record, digest, payload in self.changed_records(records, page):
+                if self.offload is not None:
+                    self.offload.add(digest, payload)
+                elif self.decided:
+                    self.batch.add(hashed_row(self.normalize, record, self.field_types, digest), self.load_id)
+                else:
+                    self.undecided.add(digest, payload)
         if self.held() >= self.ctx.batch_rows:  # few big Arrow items: dlt's cost is per item
             yield from self._build(total or 0)
 
@@ -193,8 +194,9 @@ class _Run:
             if full and self.ctx.offload_min_rows and total >= self.ctx.offload_min_rows:
                 self.offload = Offload(self.resource, self.hints, self.field_types, self.load_id, held)
             else:  # parsed again from the held JSON (key order sorted, as the helper sees them)
-                for digest, record in held.records():
-                    self.batch.add(hashed_row(self.normalize, record, self.field_types, digest), self.load_id)
+                with paused_gc():
+                    for digest, record in held.records():
+                        self.batch.add(hashed_row(self.normalize, record, self.field_types, digest), self.load_id)
             del held  # this generator is suspended while the batch is yielded: not kept alive
         if self.offload is not None:
             yield from self.offload.submit()

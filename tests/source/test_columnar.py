@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 from pathlib import Path
 
 import dlt
 import pytest
 
-from sources.klink.columnar import PARENT_ID, ArrowBatch, column_name
+from sources.klink.columnar import PARENT_ID, ArrowBatch, column_name, paused_gc
 
 LOAD_ID = "1764000000.1"
 
@@ -112,6 +113,42 @@ def test_hints_once_per_table_and_again_for_new_columns() -> None:
     assert [type(i.meta).__name__ for i in batch.items(root)] == ["TableNameMeta", "TableNameMeta"]
     batch.add({"id": "c", "extra": 1, "emails": [{"email": "z"}]}, LOAD_ID)
     assert [type(i.meta).__name__ for i in batch.items(root)] == ["HintsMeta", "TableNameMeta"]
+
+
+def test_a_column_turned_json_keeps_later_values_as_json_text() -> None:
+    # a__b__c is first seen one level past the nesting depth, so it becomes a json column; later
+    # scalars in it are JSON text too, in the same batch and the next (not ints in a text column)
+    batch, tables = build([{"id": 1, "a": {"b": {"c": {"d": 1}}}}, {"id": 2, "a": {"b": {"c": 5}}}], {})
+    assert [r["a__b__c"] for r in tables["contacts"].to_pylist()] == ['{"d":1}', "5"]
+    batch.add({"id": 3, "a": {"b": {"c": 6, "e": 7}}}, LOAD_ID)
+    row = batch.tables()["contacts"].to_pylist()[0]
+    assert (row["a__b__c"], row["a__b__e"]) == ("6", 7)
+    assert "a__b__c__v_bigint" not in row
+
+
+def test_paused_gc_pauses_collection_and_restores_it() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        assert not gc.isenabled()
+        raise RuntimeError("a failed batch")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled(), "a caller's own gc.disable() is left as it was"
+    finally:
+        gc.enable()
+
+
+def test_a_batch_is_built_with_collection_paused(monkeypatch) -> None:
+    seen = []
+    to_arrow = ArrowBatch._arrow
+    monkeypatch.setattr(ArrowBatch, "_arrow", lambda self, *a: seen.append(gc.isenabled()) or to_arrow(self, *a))
+    batch = ArrowBatch("contacts", {})
+    batch.add({"id": "a", "emails": [{"email": "x"}]}, LOAD_ID)
+    items = list(batch.items(dlt.mark.make_hints(table_name="contacts", primary_key="id")))
+    assert len(items) == 2 and seen == [False, False] and gc.isenabled()
 
 
 @pytest.mark.parametrize("key", ["contactEmails", "isPrimary", "deletedaAt", "x-client Timezone", ""])

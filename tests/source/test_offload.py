@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import io
 import os
 import signal
 import threading
@@ -9,8 +11,10 @@ import threading
 import orjson
 import pytest
 
+from sources.klink import offload as offload_module
 from sources.klink import resources
-from sources.klink.offload import HelperFailed, Offload
+from sources.klink.offload import HelperFailed, Offload, _read_frame, _write_frame, serve
+from sources.klink.records import HeldJson
 from sources.klink.resources import _main_hints
 from tests.source.helpers import query, sync
 
@@ -127,3 +131,23 @@ def test_sending_a_batch_does_not_wait_for_the_helper_to_read_it():
     finally:
         os.kill(offload._proc.pid, signal.SIGCONT)
         offload.close()
+
+
+def test_the_helper_builds_each_batch_with_collection_paused(monkeypatch):
+    seen = []
+    build_row = offload_module.hashed_row
+    monkeypatch.setattr(offload_module, "hashed_row", lambda *a: seen.append(gc.isenabled()) or build_row(*a))
+    held = HeldJson()
+    held.add("0123456789abcdef", b'{"id": "a", "contactEmails": [{"email": "x@y.io"}]}')
+    requests, results = io.BytesIO(), io.BytesIO()
+    _write_frame(requests, ("contacts", {}, {}, _main_hints("contacts", {}, "soft"), "1764000000.1"))
+    _write_frame(requests, held)
+    requests.seek(0)
+    try:
+        serve(requests, results)  # in this process, on in-memory frames, as the helper runs it
+    finally:
+        gc.unfreeze()
+    results.seek(0)
+    status, built = _read_frame(results)
+    assert status == "ok" and [name for name, _, _ in built] == ["contacts", "contacts__emails"]
+    assert seen == [False] and gc.isenabled()
