@@ -22,7 +22,7 @@ import datetime as dt
 import gc
 import itertools
 import logging
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 import dlt
 import orjson
@@ -31,7 +31,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TColumnSchema
 from dlt.common.utils import uniq_id_base64
 
-from .records import TIMESTAMP_KEYS, parse_timestamp, parse_timestamp_cached
+from .records import TIMESTAMP_KEYS, HeldJson, Record, hashed_row, parse_timestamp, parse_timestamp_cached
 from .settings import MERGE
 
 MAX_NESTING = 2  # the source's max_table_nesting
@@ -131,6 +131,13 @@ class ArrowBatch:
         flat["_dlt_load_id"] = load_id
         self._table(self.resource).append(flat)
         self.rows += 1
+
+    def add_held(self, held: HeldJson, normalize: Callable[[Record, Mapping[str, str]], Record],
+                 field_types: Mapping[str, str], load_id: str) -> None:
+        """Add records held as JSON, each shaped by `normalize` and carrying its hash."""
+        with paused_gc():
+            for digest, record in held.records():
+                self.add(hashed_row(normalize, record, field_types, digest), load_id)
 
     def _column(self, table: str, prefix: str, key: str) -> Tuple[str, bool, bool]:
         """(column name, whether it holds JSON text, whether it is a timestamp key) of `key` at `prefix`."""
@@ -270,13 +277,12 @@ class ArrowBatch:
 
     def build(self, root_hints: Any) -> Built:
         """The batch as (table, Arrow table, hints when the table or a column is new, else None)."""
-        return [(name, arrow, self.hints(name, root_hints, arrow)) for name, arrow in self.tables().items()]
+        with paused_gc():
+            return [(name, arrow, self.hints(name, root_hints, arrow)) for name, arrow in self.tables().items()]
 
     def items(self, root_hints: Any) -> Iterator[Any]:
         """The batch as dlt items (see `dlt_items`)."""
-        with paused_gc():
-            built = self.build(root_hints)
-        return dlt_items(built)
+        return dlt_items(self.build(root_hints))
 
 
 def dlt_items(built: Built) -> Iterator[Any]:

@@ -26,8 +26,8 @@ import traceback
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping, Optional, Tuple
 
-from .columnar import ArrowBatch, Built, dlt_items, paused_gc
-from .records import HeldJson, hashed_row, normalizer_for
+from .columnar import ArrowBatch, Built, dlt_items
+from .records import HeldJson, normalizer_for
 
 MAX_IN_FLIGHT = 2
 # frames only on the pipe: stdout is moved aside before any import, so whatever is printed or logged
@@ -164,10 +164,8 @@ def serve(stdin: IO[bytes], frames: IO[bytes]) -> None:
         except EOFError:
             return
         try:
-            with paused_gc():
-                for digest, record in held.records():
-                    batch.add(hashed_row(normalize, record, field_types, digest), load_id)
-                result: Tuple[str, Any] = ("ok", batch.build(root_hints))
+            batch.add_held(held, normalize, field_types, load_id)
+            result: Tuple[str, Any] = ("ok", batch.build(root_hints))
         except Exception:  # noqa: BLE001 - reported to the main process, which raises it
             result = ("error", traceback.format_exc())
         del held

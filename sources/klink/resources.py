@@ -194,9 +194,7 @@ class _Run:
             if full and self.ctx.offload_min_rows and total >= self.ctx.offload_min_rows:
                 self.offload = Offload(self.resource, self.hints, self.field_types, self.load_id, held)
             else:  # parsed again from the held JSON (key order sorted, as the helper sees them)
-                with paused_gc():
-                    for digest, record in held.records():
-                        self.batch.add(hashed_row(self.normalize, record, self.field_types, digest), self.load_id)
+                self.batch.add_held(held, self.normalize, self.field_types, self.load_id)
             del held  # this generator is suspended while the batch is yielded: not kept alive
         if self.offload is not None:
             yield from self.offload.submit()

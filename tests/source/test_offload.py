@@ -11,8 +11,7 @@ import threading
 import orjson
 import pytest
 
-from sources.klink import offload as offload_module
-from sources.klink import resources
+from sources.klink import columnar, resources
 from sources.klink.offload import HelperFailed, Offload, _read_frame, _write_frame, serve
 from sources.klink.records import HeldJson
 from sources.klink.resources import _main_hints
@@ -135,8 +134,8 @@ def test_sending_a_batch_does_not_wait_for_the_helper_to_read_it():
 
 def test_the_helper_builds_each_batch_with_collection_paused(monkeypatch):
     seen = []
-    build_row = offload_module.hashed_row
-    monkeypatch.setattr(offload_module, "hashed_row", lambda *a: seen.append(gc.isenabled()) or build_row(*a))
+    build_row = columnar.hashed_row
+    monkeypatch.setattr(columnar, "hashed_row", lambda *a: seen.append(gc.isenabled()) or build_row(*a))
     held = HeldJson()
     held.add("0123456789abcdef", b'{"id": "a", "contactEmails": [{"email": "x@y.io"}]}')
     requests, results = io.BytesIO(), io.BytesIO()
