@@ -23,6 +23,7 @@ from dlt.common.schema.typing import TColumnSchema
 from sources.klink.changes import DELETIONS_TABLE
 from sources.klink.columnar import ArrowBatch
 from sources.klink.deletes import apply_soft_deletes, remove_stale_children
+from sources.klink.items import dlt_items
 from sources.klink.resources import SIDE_TABLE_COLUMNS, _main_hints
 from sources.klink.settings import MERGE
 
@@ -88,7 +89,7 @@ def _contact_tables(rows: List[Dict[str, Any]], field_types: Dict[str, str]) -> 
     load_id = dlt.current.load_package_state()["load_id"]
     for row in rows:
         batch.add(row, load_id)
-    yield from batch.items(hints)
+    yield from dlt_items(batch.build(hints))
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=2)

@@ -17,22 +17,23 @@ Why our own: dlt's normalizer spent about half of a full sync (benchmark lever `
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import gc
 import itertools
-import logging
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+import secrets
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
-import dlt
 import orjson
 import pyarrow as pa
-from dlt.common.normalizers.naming.snake_case import NamingConvention
-from dlt.common.schema.typing import TColumnSchema
-from dlt.common.utils import uniq_id_base64
 
+from .naming import column_name
 from .records import TIMESTAMP_KEYS, HeldJson, Record, hashed_row, parse_timestamp, parse_timestamp_cached
 from .settings import MERGE
+
+if TYPE_CHECKING:
+    from dlt.common.schema.typing import TColumnSchema
 
 MAX_NESTING = 2  # the source's max_table_nesting
 PARENT_ID = "_klink_parent_id"
@@ -48,22 +49,10 @@ ARROW_TYPES = {"text": pa.string(), "bigint": pa.int64(), "double": pa.float64()
                "decimal": pa.float64()}
 _PY_TYPES = {str: "text", bool: "bool", int: "bigint", float: "double", dt.datetime: "timestamp",
              dt.date: "date", dict: "json", list: "json"}
-Built = List[Tuple[str, pa.Table, Optional[Any]]]  # (table, Arrow table, its hints if new, else None)
-_naming = NamingConvention()
-_names: Dict[str, str] = {}
-
-
-class _QuietArrowHintWarning(logging.Filter):
-    """Drops dlt's per-item warning that our column hints override the Arrow schema's (json is a
-    string in Arrow, so every batch with a JSON column would warn although that override is the intent)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "when merging arrow schema with dlt schema" not in record.getMessage()
-
-
-_dlt_logger = logging.getLogger("dlt")
-if not any(isinstance(f, _QuietArrowHintWarning) for f in _dlt_logger.filters):
-    _dlt_logger.addFilter(_QuietArrowHintWarning())
+HintArgs = Dict[str, Any]  # the arguments of `dlt.mark.make_hints` (items.py makes the hints)
+# (table, Arrow table, its hint arguments if the table or a column is new, else None); plain data, so
+# the helper process builds it without importing dlt
+Built = List[Tuple[str, pa.Table, Optional[HintArgs]]]
 
 
 @contextlib.contextmanager
@@ -82,14 +71,6 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def column_name(key: str) -> str:
-    """dlt's snake_case name of an API key (cached)."""
-    name = _names.get(key)
-    if name is None:
-        name = _names[key] = _naming.normalize_identifier(key) if key and not key.isspace() else "_empty"
-    return name
 
 
 def type_of(value: Any) -> str:
@@ -118,7 +99,7 @@ class ArrowBatch:
         # table -> key prefix -> API key -> `_column`: one lookup per key instead of three
         self._plans: Dict[str, Dict[str, Dict[str, Tuple[str, bool, bool]]]] = {}
         self._tables: Dict[str, List[Dict[str, Any]]] = {}
-        self._id_prefix = uniq_id_base64(8)
+        self._id_prefix = base64.b64encode(secrets.token_bytes(8)).decode("ascii").rstrip("=")  # as dlt's uniq_id_base64
         self._next_id = 0
         self.rows = 0
 
@@ -251,8 +232,8 @@ class ArrowBatch:
         for kind, column in variants.items():
             arrays[f"{name}__v_{kind}"] = _array(column, kind)[0]
 
-    def hints(self, table: str, root_hints: Any, arrow: pa.Table) -> Optional[Any]:
-        """Table hints when `table` is new or has columns not hinted yet, else None."""
+    def hints(self, table: str, root_hints: Any, arrow: pa.Table) -> Optional[HintArgs]:
+        """Table hint arguments when `table` is new or has columns not hinted yet, else None."""
         seen = self.hinted.setdefault(table, set())
         new = set(arrow.column_names) - seen
         if not new:
@@ -265,33 +246,20 @@ class ArrowBatch:
         if table == self.resource:
             columns.update(root_hints.get("columns") or {})
             columns.update(_dlt_id=ROW_KEY, _dlt_load_id=LOAD_ID)
-            return dlt.mark.make_hints(table_name=table, write_disposition=root_hints.get("write_disposition"),
-                                       primary_key=root_hints.get("primary_key"), columns=columns,
-                                       additional_table_hints=root_hints.get("additional_table_hints"))
+            return dict(table_name=table, write_disposition=root_hints.get("write_disposition"),
+                        primary_key=root_hints.get("primary_key"), columns=columns,
+                        additional_table_hints=root_hints.get("additional_table_hints"))
         columns.update(CHILD_KEYS)
         # primary key _dlt_id: dlt then deduplicates staging by it, as it does for its own nested tables;
         # a copy job re-run after a crash (committed, not yet marked done) would otherwise double rows
-        return dlt.mark.make_hints(table_name=table, write_disposition=MERGE, merge_key=PARENT_ID,
-                                   primary_key="_dlt_id", columns=columns,
-                                   additional_table_hints=root_hints.get("additional_table_hints"))
+        return dict(table_name=table, write_disposition=MERGE, merge_key=PARENT_ID, primary_key="_dlt_id",
+                    columns=columns, additional_table_hints=root_hints.get("additional_table_hints"))
 
     def build(self, root_hints: Any) -> Built:
-        """The batch as (table, Arrow table, hints when the table or a column is new, else None)."""
+        """The batch as (table, Arrow table, hint arguments when the table or a column is new, else None);
+        `items.dlt_items` turns it into dlt items."""
         with paused_gc():
             return [(name, arrow, self.hints(name, root_hints, arrow)) for name, arrow in self.tables().items()]
-
-    def items(self, root_hints: Any) -> Iterator[Any]:
-        """The batch as dlt items (see `dlt_items`)."""
-        return dlt_items(self.build(root_hints))
-
-
-def dlt_items(built: Built) -> Iterator[Any]:
-    """Built tables as dlt items: each table with its hints when they are new, else just its name."""
-    for name, arrow, hints in built:
-        if hints is None:
-            yield dlt.mark.with_table_name(arrow, name)
-        else:
-            yield dlt.mark.with_hints(arrow, hints, create_table_variant=True)
 
 
 def _json_text(value: Any) -> str:

@@ -18,6 +18,7 @@ from .changes import DELETIONS_TABLE, REJECTED_TABLE, RUNS_TABLE, ChangeTracker,
 from .client import KlinkClient, Page, json_dumps, parse_page
 from .columnar import ArrowBatch, paused_gc
 from .exceptions import KlinkEndpointUnavailable
+from .items import dlt_items
 from .offload import Offload
 from .records import HeldJson, flatten_categories, hashed_json, hashed_row, normalizer_for
 from .scan import Scanner, ScanReport
@@ -197,15 +198,15 @@ class _Run:
                 self.batch.add_held(held, self.normalize, self.field_types, self.load_id)
             del held  # this generator is suspended while the batch is yielded: not kept alive
         if self.offload is not None:
-            yield from self.offload.submit()
+            yield from dlt_items(self.offload.submit())
         elif self.batch.rows:
-            yield from self.batch.items(self.hints)
+            yield from dlt_items(self.batch.build(self.hints))
 
     def flush(self) -> Iterator[Any]:
         """Everything held or being built, as Arrow tables (hints with a table's first batch only)."""
         yield from self._build(0)
         if self.offload is not None:
-            yield from self.offload.drain()
+            yield from dlt_items(self.offload.drain())
 
     def close(self) -> None:
         """Stop the helper process, if one was started."""

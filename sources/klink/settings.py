@@ -6,9 +6,10 @@ overridden per tenant with `sources.klink.paths.<resource> = "/api/v1/..."`.
 
 from __future__ import annotations
 
-from typing import Dict, List, Literal, Optional, TypedDict
+from typing import TYPE_CHECKING, Dict, List, Literal, Optional, TypedDict
 
-from dlt.common.schema.typing import TColumnSchema
+if TYPE_CHECKING:  # the Arrow helper process imports this module without dlt (offload.py)
+    from dlt.common.schema.typing import TColumnSchema
 
 DEFAULT_BASE_URL = "https://apigw.klinkcx.com"
 DEFAULT_PAGE_SIZE = 100

@@ -10,7 +10,8 @@ from pathlib import Path
 import dlt
 import pytest
 
-from sources.klink.columnar import PARENT_ID, ArrowBatch, column_name, paused_gc
+from sources.klink.columnar import PARENT_ID, ArrowBatch, paused_gc
+from sources.klink.items import dlt_items
 
 LOAD_ID = "1764000000.1"
 
@@ -105,14 +106,14 @@ def test_hints_once_per_table_and_again_for_new_columns() -> None:
     batch = ArrowBatch("contacts", {})
     root = dlt.mark.make_hints(table_name="contacts", write_disposition="merge", primary_key="id")
     batch.add({"id": "a", "emails": [{"email": "x"}]}, LOAD_ID)
-    first = list(batch.items(root))
+    first = list(dlt_items(batch.build(root)))
     assert [type(i.meta).__name__ for i in first] == ["HintsMeta", "HintsMeta"]
     child_hints = first[1].meta.hints
     assert child_hints["merge_key"] == PARENT_ID and child_hints["write_disposition"]["disposition"] == "merge"
     batch.add({"id": "b", "emails": [{"email": "y"}]}, LOAD_ID)
-    assert [type(i.meta).__name__ for i in batch.items(root)] == ["TableNameMeta", "TableNameMeta"]
+    assert [type(i.meta).__name__ for i in dlt_items(batch.build(root))] == ["TableNameMeta", "TableNameMeta"]
     batch.add({"id": "c", "extra": 1, "emails": [{"email": "z"}]}, LOAD_ID)
-    assert [type(i.meta).__name__ for i in batch.items(root)] == ["HintsMeta", "TableNameMeta"]
+    assert [type(i.meta).__name__ for i in dlt_items(batch.build(root))] == ["HintsMeta", "TableNameMeta"]
 
 
 def test_a_column_turned_json_keeps_later_values_as_json_text() -> None:
@@ -147,12 +148,5 @@ def test_a_batch_is_built_with_collection_paused(monkeypatch) -> None:
     monkeypatch.setattr(ArrowBatch, "_arrow", lambda self, *a: seen.append(gc.isenabled()) or to_arrow(self, *a))
     batch = ArrowBatch("contacts", {})
     batch.add({"id": "a", "emails": [{"email": "x"}]}, LOAD_ID)
-    items = list(batch.items(dlt.mark.make_hints(table_name="contacts", primary_key="id")))
+    items = list(dlt_items(batch.build(dlt.mark.make_hints(table_name="contacts", primary_key="id"))))
     assert len(items) == 2 and seen == [False, False] and gc.isenabled()
-
-
-@pytest.mark.parametrize("key", ["contactEmails", "isPrimary", "deletedaAt", "x-client Timezone", ""])
-def test_column_names_are_dlt_snake_case(key: str) -> None:
-    from dlt.common.normalizers.naming.snake_case import NamingConvention
-
-    assert column_name(key) == (NamingConvention().normalize_identifier(key) if key else "_empty")
