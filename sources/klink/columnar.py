@@ -52,7 +52,8 @@ _PY_TYPES = {str: "text", bool: "bool", int: "bigint", float: "double", dt.datet
 HintArgs = Dict[str, Any]  # the arguments of `dlt.mark.make_hints` (items.py makes the hints)
 # (table, Arrow table, its hint arguments if the table or a column is new, else None); plain data, so
 # the helper process builds it without importing dlt
-Built = List[Tuple[str, pa.Table, Optional[HintArgs]]]
+BuiltTable = Tuple[str, pa.Table, Optional[HintArgs]]
+Built = List[BuiltTable]
 
 
 @contextlib.contextmanager

@@ -6,12 +6,11 @@ Kept apart from `columnar` so that the helper process building Arrow tables neve
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Iterator, Optional, Tuple
+from typing import Any, Iterable, Iterator
 
 import dlt
-import pyarrow as pa
 
-from .columnar import HintArgs
+from .columnar import BuiltTable
 
 
 class _QuietArrowHintWarning(logging.Filter):
@@ -27,7 +26,7 @@ if not any(isinstance(f, _QuietArrowHintWarning) for f in _dlt_logger.filters):
     _dlt_logger.addFilter(_QuietArrowHintWarning())
 
 
-def dlt_items(built: Iterable[Tuple[str, pa.Table, Optional[HintArgs]]]) -> Iterator[Any]:
+def dlt_items(built: Iterable[BuiltTable]) -> Iterator[Any]:
     """Built tables as dlt items: each table with its hints when they are new, else just its name."""
     for name, arrow, hint_args in built:
         if hint_args is None:

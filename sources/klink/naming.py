@@ -2,8 +2,8 @@
 
 A copy of `dlt.common.normalizers.naming.snake_case.NamingConvention.normalize_identifier` with no
 `max_length` (DuckDB, PostgreSQL and the filesystem set none), so that the Arrow helper process
-(`offload.py`) builds its tables without importing dlt: it then starts in ~0.15 s and ~73 MB instead
-of ~1.0 s and ~117 MB, once per big scan, on the critical path of a full sync. tests/source/test_naming.py
+(`offload.py`) builds its tables without importing dlt (see there for what that saves).
+tests/source/test_naming.py
 checks this copy against dlt's own over every key the sandbox sends and a set of awkward ones.
 """
 

@@ -26,14 +26,14 @@ import traceback
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping, Optional, Tuple
 
-from .columnar import ArrowBatch, Built
+from .columnar import ArrowBatch, Built, BuiltTable
 from .records import HeldJson, normalizer_for
 
 MAX_IN_FLIGHT = 2
 # frames only on the pipe: stdout is moved aside before any import, so whatever is printed or logged
 # (at import time too) goes to stderr. An empty module stands in for the `sources.klink` package, whose
 # __init__ imports dlt and the whole source: this module, `columnar` and `records` need neither, so the
-# helper starts in ~0.15 s and ~73 MB instead of ~1.0 s and ~117 MB (tests/source/test_offload.py
+# helper imports in ~0.12 s and ~78 MB instead of ~1.0 s and ~117 MB (tests/source/test_offload.py
 # checks that dlt stays out).
 _HELPER = ("import os, sys, types; frames = os.fdopen(os.dup(1), 'wb'); os.dup2(2, 1); sys.stdout = sys.stderr; "
            "package = sys.modules['sources.klink'] = types.ModuleType('sources.klink'); "
@@ -72,9 +72,10 @@ class Offload:
         """Start the helper; `waiting` are records already held for its first batch."""
         self.resource = resource
         self._setup = (resource, dict(root_hints.get("columns") or {}), dict(field_types), root_hints, load_id)
-        repo = str(Path(__file__).resolve().parents[2])
+        package = Path(__file__).resolve().parent
+        repo = str(package.parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
-        self._proc = subprocess.Popen([sys.executable, "-c", _HELPER, str(Path(__file__).parent)], stdin=subprocess.PIPE,
+        self._proc = subprocess.Popen([sys.executable, "-c", _HELPER, str(package)], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, env=env)
         self._results: "queue.Queue[Any]" = queue.Queue()
         self._reader = threading.Thread(target=self._read, name=f"klink-offload-{resource}", daemon=True)
@@ -115,9 +116,9 @@ class Offload:
     def add(self, digest: str, payload: bytes) -> None:
         self.waiting.add(digest, payload)
 
-    def submit(self) -> Iterator[Tuple[str, Any, Any]]:
+    def submit(self) -> Iterator[BuiltTable]:
         """Send the waiting records as one batch; yields the tables of finished batches beyond the
-        in-flight bound (`columnar.Built` rows)."""
+        in-flight bound."""
         if self.waiting:
             self._outbox.put(self.waiting)
             self.waiting = HeldJson()
@@ -125,7 +126,7 @@ class Offload:
         while self._in_flight > MAX_IN_FLIGHT:
             yield from self._take()
 
-    def drain(self) -> Iterator[Tuple[str, Any, Any]]:
+    def drain(self) -> Iterator[BuiltTable]:
         """Everything added so far, built and in order."""
         yield from self.submit()
         while self._in_flight:
