@@ -73,6 +73,7 @@ def klink_source(
     batch_rows: int = 5000,
     offload_min_rows: int = 20000,
     direct_merge: bool = False,
+    page_memo: bool = True,
 ) -> List[DltResource]:
     """Resources for every documented klink list; see .dlt/config.toml for what each setting does."""
     names = select_resources(resources)
@@ -96,6 +97,6 @@ def klink_source(
         timezone=timezone, tz=tz, start_date=start, end_date=end,
         lookback=dt.timedelta(days=float(cx_logs_lookback_days)), window=dt.timedelta(days=float(cx_logs_window_days)),
         batch_rows=max(1, int(batch_rows)), offload_min_rows=max(0, int(offload_min_rows)),
-        direct_merge=bool(direct_merge),
+        direct_merge=bool(direct_merge), page_memo=bool(page_memo),
     )
     return [make_resource(ctx, name) for name in names]

@@ -9,7 +9,7 @@ did not return are deletions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterable, List, Tuple
 
 import dlt
 from dlt.common import logger
@@ -85,6 +85,14 @@ class ChangeTracker:
             self.unchanged += 1
             return False
         self.changed += 1
+        return True
+
+    def all_skipped(self, pairs: Iterable[Tuple[str, str]]) -> bool:
+        """Whether `should_write` would say False to every (id, hash): each unchanged or a repeat."""
+        for key, record_hash in pairs:
+            previous_in_run = self.seen.get(key)
+            if (previous_in_run if previous_in_run is not None else self.known.get(key)) != record_hash:
+                return False
         return True
 
     def missing_ids(self) -> List[str]:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, List, Literal, Optional
+from typing import Any, Callable, Deque, Dict, Iterator, List, Literal, Optional
 from urllib.parse import urlencode, urlparse
 
 import orjson
@@ -119,12 +119,36 @@ class RateBudget:
 
 @dataclass
 class Page:
-    """One list page: its records and the pagination numbers the envelope gave."""
+    """One list page: its records and the pagination numbers the envelope gave.
+
+    With a page memo (pagememo.py), `memo` holds the ids and hashes remembered for this page's body or
+    data; when it was found from the body alone, `records` stays empty until `load()` parses it."""
 
     number: int
     records: List[Dict[str, Any]]
     total: Optional[int]
     last_page: Optional[int]
+    memo: Any = None  # pagememo.MemoEntry
+    unparsed: Optional[Callable[[], List[Dict[str, Any]]]] = None
+    body_key: str = ""
+    data_key: str = ""
+
+    @property
+    def size(self) -> int:
+        """Records on the page, parsed or not."""
+        return len(self.memo) if self.unparsed is not None else len(self.records)
+
+    def ids(self) -> Iterator[str]:
+        """The ids of the page's records, as text (records without one are left out)."""
+        if self.unparsed is not None:
+            return iter(self.memo.ids)
+        return (str(r["id"]) for r in self.records if isinstance(r, dict) and r.get("id") is not None)
+
+    def load(self) -> List[Dict[str, Any]]:
+        """The records, parsed now if only the memo had answered for them."""
+        if self.unparsed is not None:
+            self.records, self.unparsed = self.unparsed(), None
+        return self.records
 
 
 def validate_base_url(base_url: str) -> str:
@@ -177,8 +201,10 @@ class KlinkClient:
         return f"KlinkClient(base_url={self.base_url!r}, api_token='***')"
 
     def get_json(self, endpoint: str, path: str, params: Optional[Dict[str, Any]] = None,
-                 headers: Optional[Dict[str, str]] = None, where: str = "") -> Any:
-        """GET `path` and return parsed JSON; transient failures are retried, the rest raise KlinkError."""
+                 headers: Optional[Dict[str, str]] = None, where: str = "",
+                 decode: Callable[[bytes], Any] = orjson.loads) -> Any:
+        """GET `path` and return the body decoded (parsed JSON by default); transient failures are
+        retried (a body `decode` finds malformed too), the rest raise KlinkError."""
         url = self.base_url + path
         label = f"{endpoint} {where}".strip()
         last_problem = ""
@@ -216,7 +242,7 @@ class KlinkClient:
                     hint="raise sources.klink.max_response_bytes if this is expected",
                 )
             try:
-                return orjson.loads(body)
+                return decode(body)
             except orjson.JSONDecodeError as exc:
                 last_problem = f"invalid JSON ({exc.msg} at byte {exc.pos} of {len(body)})"
                 logger.warning(f"klink: {label}: {last_problem}; attempt {attempt} of {self.max_attempts}")

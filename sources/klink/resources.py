@@ -20,6 +20,7 @@ from .columnar import ArrowBatch, paused_gc
 from .exceptions import KlinkEndpointUnavailable
 from .items import dlt_items
 from .offload import Offload
+from .pagememo import PageMemo
 from .records import HeldJson, flatten_categories, hashed_json, hashed_row, normalizer_for
 from .scan import Scanner, ScanReport
 from .settings import CUSTOM_FIELD_TYPES, DIRECT_MERGE_HINT, ENDPOINTS, MERGE, TRACKING_COLUMNS, endpoint_path
@@ -32,6 +33,7 @@ SIDE_TABLE_COLUMNS: Dict[str, Dict[str, TColumnSchema]] = {
         "resource": {"data_type": "text", "nullable": False},
         "started_at": {"data_type": "timestamp"}, "finished_at": {"data_type": "timestamp"},
         "complete": {"data_type": "bool"}, "passes": {"data_type": "bigint"}, "pages": {"data_type": "bigint"},
+        "pages_from_memo": {"data_type": "bigint"},
         "records_seen": {"data_type": "bigint"}, "new": {"data_type": "bigint"}, "changed": {"data_type": "bigint"},
         "unchanged": {"data_type": "bigint"}, "deleted": {"data_type": "bigint"},
         "rejected": {"data_type": "bigint"}, "problems": {"data_type": "text"},
@@ -67,19 +69,27 @@ class SourceContext:
     batch_rows: int = 5000
     offload_min_rows: int = 20000
     direct_merge: bool = False
+    page_memo: bool = True
     _cache: Dict[str, Tuple[List[Dict[str, Any]], ScanReport]] = field(default_factory=dict)
 
     def fetcher(self, resource: str, params: Optional[Dict[str, Any]] = None,
-                headers: Optional[Dict[str, str]] = None):
-        """A function page_number -> Page for `resource`."""
+                headers: Optional[Dict[str, str]] = None, memo: Optional[PageMemo] = None):
+        """A function page_number -> Page for `resource` (pages the memo knows come back unparsed)."""
         spec = ENDPOINTS[resource]
         path = endpoint_path(resource, self.paths)
 
         def fetch(number: int) -> Page:
             query = {**(params or {}), "page": number, "pageSize": self.page_size}
             where = f"page {number}" + (f" {params['selectedDate']!r}" if params and "selectedDate" in params else "")
-            body = self.client.get_json(resource, path, params=query, headers=headers, where=where)
-            return parse_page(body, spec["envelope"], number, self.page_size, f"{resource} {where}")
+
+            def parse(body: Any) -> Page:
+                return parse_page(body, spec["envelope"], number, self.page_size, f"{resource} {where}")
+
+            if memo is None:
+                return parse(self.client.get_json(resource, path, params=query, headers=headers, where=where))
+            decoded = self.client.get_json(resource, path, params=query, headers=headers, where=where,
+                                           decode=memo.decode)
+            return memo.page(decoded, parse, number)
 
         return fetch
 
@@ -135,8 +145,9 @@ def release_memory() -> None:
 class _Run:
     """Per-resource bookkeeping: change decisions, rejects, the run-log row."""
 
-    def __init__(self, ctx: SourceContext, resource: str, known: Dict[str, str]) -> None:
+    def __init__(self, ctx: SourceContext, resource: str, known: Dict[str, str], memo: bool = False) -> None:
         self.ctx, self.resource = ctx, resource
+        self.memo = PageMemo.for_resource(resource) if memo and ctx.page_memo else None
         self.tracker = ChangeTracker(known)
         self.field_types = ctx.field_types(resource)
         self.hints = _main_hints(resource, self.field_types, ctx.delete_mode, ctx.direct_merge)
@@ -151,9 +162,28 @@ class _Run:
         self.rejected: List[Dict[str, Any]] = []
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.records_seen = 0
+        self.pages_from_memo = 0  # pages neither parsed nor hashed: the memo knew them and nothing changed
 
-    def changed_records(self, records: List[Any], page: int) -> Iterator[Tuple[Dict[str, Any], str, bytes]]:
-        """(record, hash, its JSON) of each new or changed record of a page; id-less ones quarantined."""
+    def take(self, page: Page) -> Iterator[Any]:
+        """`rows` of one scanned page; a page the memo answers for, with nothing to write, is not parsed."""
+        memo, entry = self.memo, page.memo
+        if memo is not None and entry is not None and self.tracker.all_skipped(entry.pairs()):
+            for rid, digest in entry.pairs():
+                self.tracker.should_write(rid, digest)  # counts them, and marks them seen
+            self.records_seen += len(entry)
+            self.pages_from_memo += 1
+            memo.keep(page)
+            return
+        records = page.load()
+        pairs: Optional[List[Tuple[str, str]]] = [] if memo is not None else None
+        yield from self.rows(records, page.number, page.total, pairs)
+        if memo is not None and pairs is not None and len(pairs) == len(records):  # no record quarantined
+            memo.remember(page, pairs)
+
+    def changed_records(self, records: List[Any], page: int, pairs: Optional[List[Tuple[str, str]]] = None,
+                        ) -> Iterator[Tuple[Dict[str, Any], str, bytes]]:
+        """(record, hash, its JSON) of each new or changed record of a page; id-less ones quarantined.
+        `pairs` collects (id, hash) of every record with an id."""
         for record in records:
             self.records_seen += 1
             rid = record.get("id") if isinstance(record, dict) else None
@@ -161,13 +191,16 @@ class _Run:
                 self.reject(record, page, "record without a usable id")
                 continue
             digest, payload = hashed_json(record)
+            if pairs is not None:
+                pairs.append((str(rid), digest))
             if self.tracker.should_write(rid, digest):
                 yield record, digest, payload
 
-    def rows(self, records: List[Any], page: int, total: Optional[int] = None) -> Iterator[Any]:
+    def rows(self, records: List[Any], page: int, total: Optional[int] = None,
+             pairs: Optional[List[Tuple[str, str]]] = None) -> Iterator[Any]:
         """Take the new or changed records of one page; yields Arrow tables once a batch is full."""
         with paused_gc():
-            for record, digest, payload in self.changed_records(records, page):
+            for record, digest, payload in self.changed_records(records, page, pairs):
                 if self.offload is not None:
                     self.offload.add(digest, payload)
                 elif self.decided:
@@ -226,6 +259,9 @@ class _Run:
         """Deletions (only after a complete scan), quarantined records and the run-log row."""
         yield from self.flush()
         self.close()
+        if self.memo is not None:
+            self.memo.save()
+            self.memo = None
         release_memory()
         deleted: List[str] = []
         if self.rejected:  # an id-less record could be any known row: do not call anything deleted
@@ -245,8 +281,8 @@ class _Run:
         t = self.tracker
         yield _side(RUNS_TABLE, [{
             "resource": self.resource, "started_at": self.started_at, "finished_at": now, "complete": complete,
-            "passes": report.passes, "pages": report.pages, "records_seen": self.records_seen, "new": t.new,
-            "changed": t.changed, "unchanged": t.unchanged, "deleted": len(deleted), "rejected": len(self.rejected),
+            "passes": report.passes, "pages": report.pages, "pages_from_memo": self.pages_from_memo,
+            "records_seen": self.records_seen, "new": t.new, "changed": t.changed, "unchanged": t.unchanged, "deleted": len(deleted), "rejected": len(self.rejected),
             "problems": "; ".join(report.problems) or None,
         }])
 
@@ -257,14 +293,15 @@ def full_scan(ctx: SourceContext, resource: str) -> Iterator[Any]:
     try:
         try:
             known = read_known_hashes(resource) if ctx.change_detection else {}
-            run = _Run(ctx, resource, known)
+            run = _Run(ctx, resource, known, memo=resource not in FIELD_SOURCES.values())
             if resource in FIELD_SOURCES.values():  # small lists, shared with the custom-field typing
                 records, report = ctx.scan_all(resource)
                 yield from run.rows(records, 0)
             else:
-                scanner = Scanner(ctx.fetcher(resource), ctx.page_size, ctx.workers, ctx.max_rescans, resource)
+                scanner = Scanner(ctx.fetcher(resource, memo=run.memo), ctx.page_size, ctx.workers, ctx.max_rescans,
+                                  resource)
                 for page in scanner.pages():
-                    yield from run.rows(page.records, page.number, page.total)
+                    yield from run.take(page)
                 report = scanner.report
         except KlinkEndpointUnavailable as exc:
             logger.warning(f"klink: skipping resource {resource}: {exc} (the tenant's plan may lack it)")
@@ -304,16 +341,17 @@ def cx_log_windows(ctx: SourceContext, resource: str = "cx_logs") -> Iterator[An
     if ctx.change_detection:
         since = (begin - dt.timedelta(days=1)).isoformat()
         known = read_known_hashes(resource, where=f"t.started_date >= '{since}'")
-    run = _Run(ctx, resource, known)
+    run = _Run(ctx, resource, known, memo=True)
     try:
         report = ScanReport(complete=True)
         headers = {"x-client-timezone": ctx.timezone}
         try:
             for lower, upper in plan_windows(begin, now, ctx.window):
-                fetch = ctx.fetcher(resource, params={"selectedDate": selected_date(lower, upper, ctx.tz)}, headers=headers)
+                fetch = ctx.fetcher(resource, params={"selectedDate": selected_date(lower, upper, ctx.tz)}, headers=headers,
+                                    memo=run.memo)
                 scanner = Scanner(fetch, ctx.page_size, ctx.workers, ctx.max_rescans, f"{resource} {lower:%Y-%m-%d}")
                 for page in scanner.pages():
-                    yield from run.rows(page.records, page.number, page.total)
+                    yield from run.take(page)
                 yield from run.flush()  # the window's rows go out before its end is saved in state
                 report.passes += scanner.report.passes
                 report.pages += scanner.report.pages

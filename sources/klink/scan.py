@@ -65,16 +65,16 @@ def scan_pass(fetch: FetchPage, page_size: int, workers: int, report: ScanReport
     totals = {first.total}
     last_page = first.last_page
     yield first
-    seen_this_pass.update(_ids(first))
+    seen_this_pass.update(first.ids())
     if last_page is None:
         # no lastPage/total in the envelope: read until a short or empty page
-        number, size = 1, len(first.records)
+        number, size = 1, first.size
         while size >= page_size:
             number += 1
             page = fetch(number)
             report.pages += 1
-            size = len(page.records)
-            seen_this_pass.update(_ids(page))
+            size = page.size
+            seen_this_pass.update(page.ids())
             yield page
         report.first_total = report.last_total = len(seen_this_pass)
         return
@@ -86,16 +86,16 @@ def scan_pass(fetch: FetchPage, page_size: int, workers: int, report: ScanReport
         latest_total = page.total
         if page.last_page and page.last_page > highest:
             highest = page.last_page
-        if not page.records:
+        if not page.size:
             report.problems.append(f"page {page.number} empty before lastPage {last_page}")
-        seen_this_pass.update(_ids(page))
+        seen_this_pass.update(page.ids())
         yield page
     # `total` grew during the scan: read the pages that appeared after our first look
     for page in _pages_in_order(fetch, last_page + 1, highest, workers):
         report.pages += 1
         totals.add(page.total)
         latest_total = page.total
-        seen_this_pass.update(_ids(page))
+        seen_this_pass.update(page.ids())
         yield page
     report.last_total = latest_total
     if len(totals) > 1:
@@ -133,10 +133,4 @@ class Scanner:
             f"klink: {self.label}: scan incomplete after {self.report.passes} passes"
             f" ({'; '.join(self.report.problems)}); rows are loaded but no deletions are marked"
         )
-
-
-def _ids(page: Page) -> Iterator[Any]:
-    for record in page.records:
-        if isinstance(record, dict) and record.get("id") is not None:
-            yield record["id"]
 
