@@ -9,7 +9,8 @@ did not return are deletions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Tuple
+from itertools import repeat
+from typing import Any, Dict, List
 
 import dlt
 from dlt.common import logger
@@ -87,12 +88,27 @@ class ChangeTracker:
         self.changed += 1
         return True
 
-    def all_skipped(self, pairs: Iterable[Tuple[str, str]]) -> bool:
-        """Whether `should_write` would say False to every (id, hash): each unchanged or a repeat."""
-        for key, record_hash in pairs:
-            previous_in_run = self.seen.get(key)
-            if (previous_in_run if previous_in_run is not None else self.known.get(key)) != record_hash:
+    def skip_page(self, ids: List[str], hashes: str) -> bool:
+        """Count a page's records and mark them seen if `should_write` would say False to each (unchanged
+        since the destination's copy, or a repeat of this run's read); else False, nothing counted.
+        `hashes` are the records' hashes in page order, joined by newlines."""
+        known, seen = self.known, self.seen
+        if seen.keys().isdisjoint(ids):  # no repeats (a first pass): compared in one string
+            try:
+                same = "\n".join(map(known.get, ids, repeat(""))) == hashes
+            except TypeError:  # a destination row without a hash
                 return False
+            if same:
+                seen.update(zip(ids, map(known.get, ids), strict=True))
+                self.unchanged += len(ids)
+            return same
+        pairs = list(zip(ids, hashes.split("\n"), strict=True))
+        for key, record_hash in pairs:
+            previous_in_run = seen.get(key)
+            if (previous_in_run if previous_in_run is not None else known.get(key)) != record_hash:
+                return False
+        for key, record_hash in pairs:
+            self.should_write(key, record_hash)
         return True
 
     def missing_ids(self) -> List[str]:

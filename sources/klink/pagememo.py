@@ -23,7 +23,7 @@ import orjson
 from dlt.common import logger
 
 from .client import Page
-from .records import HASH_CHARS, NORMALIZER_VERSION
+from .records import NORMALIZER_VERSION
 
 MEMO_FORMAT = 1
 MEMO_FOLDER = "klink_page_memo"
@@ -35,7 +35,7 @@ def _key(payload: bytes) -> str:
 
 @dataclass(frozen=True)
 class MemoEntry:
-    """One page as last read: its records' ids (as text), their hashes run together, its envelope numbers."""
+    """One page as last read: its records' ids (as text), their hashes joined by newlines, its envelope numbers."""
 
     data_key: str
     ids: List[str]
@@ -48,8 +48,7 @@ class MemoEntry:
 
     def pairs(self) -> Iterator[Tuple[str, str]]:
         """(id, content hash) of each record, in page order."""
-        h = self.hashes
-        return ((rid, h[i * HASH_CHARS:(i + 1) * HASH_CHARS]) for i, rid in enumerate(self.ids))
+        return zip(self.ids, self.hashes.split("\n") if self.ids else (), strict=True)
 
 
 class Decoded(NamedTuple):
@@ -97,10 +96,17 @@ class PageMemo:
         if not isinstance(stored, dict) or stored.get("format") != MEMO_FORMAT \
                 or stored.get("normalizer") != NORMALIZER_VERSION.decode():
             return  # written by another version: hashes may differ
-        for body_key, data_key, ids, hashes, total, last_page in stored.get("pages") or []:
-            entry = MemoEntry(data_key, ids, hashes, total, last_page)
-            self._by_body[body_key] = entry
-            self._by_data[data_key] = entry
+        try:
+            for body_key, data_key, ids, hashes, total, last_page in stored.get("pages") or []:
+                if hashes.count("\n") != max(len(ids) - 1, 0) or not all(isinstance(i, str) for i in ids) \
+                        or not all(n is None or isinstance(n, int) for n in (total, last_page)):
+                    raise ValueError(f"page {body_key!r} malformed")
+                entry = MemoEntry(data_key, ids, hashes, total, last_page)
+                self._by_body[body_key] = entry
+                self._by_data[data_key] = entry
+        except (ValueError, TypeError, AttributeError) as exc:
+            logger.info(f"klink: page memo {path.name} not as written ({exc}); every page is parsed")
+            self._by_body, self._by_data = {}, {}
 
     def decode(self, raw: bytes) -> Decoded:
         """A body as the client's decoder: the memo's entry for these exact bytes, else the parsed JSON."""
@@ -136,7 +142,7 @@ class PageMemo:
         """Record what a parsed page held (every record with a usable id and its hash)."""
         if not page.data_key:
             return
-        entry = MemoEntry(page.data_key, [rid for rid, _ in pairs], "".join(h for _, h in pairs),
+        entry = MemoEntry(page.data_key, [rid for rid, _ in pairs], "\n".join(h for _, h in pairs),
                           page.total, page.last_page)
         self._next[page.data_key] = (page.body_key, entry)
 

@@ -17,7 +17,6 @@ from .settings import CUSTOM_FIELD_TYPES
 
 # Bumped when the row shape this module produces changes, so every row is rewritten once.
 NORMALIZER_VERSION = b"1"
-HASH_CHARS = 16  # hex characters of a record_hash
 
 TIMESTAMP_KEYS = frozenset({"createdAt", "updatedAt", "deletedAt", "deletedaAt", "startedDate", "closedAt"})
 
@@ -36,7 +35,7 @@ def record_hash(record: Mapping[str, Any]) -> str:
 def hashed_json(record: Mapping[str, Any]) -> Tuple[str, bytes]:
     """record_hash and the JSON it was computed from (sorted keys), made once for both uses."""
     payload = orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    return hashlib.blake2b(NORMALIZER_VERSION + payload, digest_size=HASH_CHARS // 2).hexdigest(), payload
+    return hashlib.blake2b(NORMALIZER_VERSION + payload, digest_size=8).hexdigest(), payload
 
 
 class HeldJson:

@@ -167,9 +167,7 @@ class _Run:
     def take(self, page: Page) -> Iterator[Any]:
         """`rows` of one scanned page; a page the memo answers for, with nothing to write, is not parsed."""
         memo, entry = self.memo, page.memo
-        if memo is not None and entry is not None and self.tracker.all_skipped(entry.pairs()):
-            for rid, digest in entry.pairs():
-                self.tracker.should_write(rid, digest)  # counts them, and marks them seen
+        if memo is not None and entry is not None and self.tracker.skip_page(entry.ids, entry.hashes):
             self.records_seen += len(entry)
             self.pages_from_memo += 1
             memo.keep(page)
@@ -262,7 +260,8 @@ class _Run:
         if self.memo is not None:
             self.memo.save()
             self.memo = None
-        release_memory()
+        if self.tracker.new or self.tracker.changed:  # else little to give back, and gc.collect costs 0.1 s
+            release_memory()
         deleted: List[str] = []
         if self.rejected:  # an id-less record could be any known row: do not call anything deleted
             complete = False

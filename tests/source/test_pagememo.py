@@ -92,6 +92,11 @@ def test_an_unreadable_or_foreign_memo_is_ignored(tmp_path):
     stored = orjson.loads((tmp_path / "old.json").read_bytes())
     (tmp_path / "old.json").write_bytes(orjson.dumps({**stored, "normalizer": "0"}))
     assert len(PageMemo(tmp_path / "old.json")) == 0
+    body_key, data_key, ids, hashes, total, last_page = stored["pages"][0]
+    for row in ([body_key, data_key, ids + ["x"], hashes, total, last_page], [body_key, data_key, ids, hashes, "2", 1],
+                [body_key, data_key, ids], [body_key, data_key, [7, 8], hashes, total, last_page]):
+        (tmp_path / "odd.json").write_bytes(orjson.dumps({**stored, "pages": [stored["pages"][0], row]}))
+        assert len(PageMemo(tmp_path / "odd.json")) == 0, row
 
 
 def test_a_rerun_answers_every_unchanged_page_from_the_memo(sandbox_factory, tmp_path):
