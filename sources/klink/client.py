@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Iterator, List, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Literal, Optional
 from urllib.parse import urlencode, urlparse
 
 import orjson
@@ -34,6 +34,9 @@ from .exceptions import (
     KlinkResponseTooLarge,
     KlinkServerError,
 )
+
+if TYPE_CHECKING:
+    from .pagememo import MemoEntry
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 POOL_SIZE = 10  # connections kept per host (requests' default); more threads open extra ones
@@ -128,7 +131,7 @@ class Page:
     records: List[Dict[str, Any]]
     total: Optional[int]
     last_page: Optional[int]
-    memo: Any = None  # pagememo.MemoEntry
+    memo: Optional["MemoEntry"] = None
     unparsed: Optional[Callable[[], List[Dict[str, Any]]]] = None
     body_key: str = ""
     data_key: str = ""

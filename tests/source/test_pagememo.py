@@ -141,6 +141,8 @@ def test_rows_missing_from_the_destination_are_written_even_when_the_memo_knows_
     assert run["new"] == 4 and run["unchanged"] == 56
     assert run["pages_from_memo"] < run["pages"]
     assert scalar(tmp_path, "SELECT COUNT(*) FROM contacts") == 60
+    settled = runs_by_resource(sync(sb, tmp_path, page_size=20, resources=["contacts"]))["contacts"]
+    assert settled["pages_from_memo"] == settled["pages"] and settled["unchanged"] == 60  # remembered again
 
 
 def test_page_memo_off_parses_every_page(sandbox_factory, tmp_path):
