@@ -166,7 +166,10 @@ class _Run:
 
     def take(self, page: Page) -> Iterator[Any]:
         """`rows` of one scanned page; a page the memo answers for, with nothing to write, is not parsed."""
-        memo, entry = self.memo, page.memo
+        memo = self.memo
+        if memo is not None and page.memo is None:
+            memo.match_data(page)
+        entry = page.memo
         if memo is not None and entry is not None and self.tracker.skip_page(entry.ids, entry.hashes):
             self.records_seen += len(entry)
             self.pages_from_memo += 1
@@ -240,7 +243,10 @@ class _Run:
             yield from dlt_items(self.offload.drain())
 
     def close(self) -> None:
-        """Stop the helper process, if one was started."""
+        """Stop the helper process, if one was started; drop the page memo of an unfinished scan."""
+        if self.memo is not None:
+            self.memo.discard()
+            self.memo = None
         if self.offload is not None:
             self.offload.close()
             self.offload = None
@@ -256,10 +262,10 @@ class _Run:
     def finish(self, report: ScanReport, complete: bool) -> Iterator[Any]:
         """Deletions (only after a complete scan), quarantined records and the run-log row."""
         yield from self.flush()
-        self.close()
         if self.memo is not None:
             self.memo.save()
             self.memo = None
+        self.close()
         if self.tracker.new or self.tracker.changed:  # else little to give back, and gc.collect costs 0.1 s
             release_memory()
         deleted: List[str] = []

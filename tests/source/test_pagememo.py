@@ -23,8 +23,16 @@ def parse(decoded_body):
     return parse_page(decoded_body, "cx_logs", 1, 100, "cx_logs page 1")
 
 
-def remembered(memo: PageMemo, raw: bytes):
+def fetched(memo: PageMemo, raw: bytes):
+    """A page as `_Run.take` sees it: recognised by its bytes, else parsed and looked up by its data."""
     page = memo.page(memo.decode(raw), parse, 1)
+    if page.memo is None:
+        memo.match_data(page)
+    return page
+
+
+def remembered(memo: PageMemo, raw: bytes):
+    page = fetched(memo, raw)
     memo.remember(page, [(str(r["id"]), record_hash(r)) for r in page.records])
     return page
 
@@ -34,12 +42,12 @@ def runs_by_resource(result):
 
 
 def test_a_saved_memo_answers_for_the_same_bytes_without_parsing(tmp_path):
-    memo = PageMemo(tmp_path / "cx_logs.json")
+    memo = PageMemo(tmp_path / "cx_logs.jsonl")
     first = remembered(memo, body())
     assert first.memo is None and first.records == RECORDS  # nothing known yet: parsed
     memo.save()
 
-    again = PageMemo(tmp_path / "cx_logs.json")
+    again = PageMemo(tmp_path / "cx_logs.jsonl")
     page = again.page(again.decode(body()), parse, 1)
     assert page.records == [] and page.size == 2 and list(page.ids()) == ["a1", "7"]
     assert (page.total, page.last_page) == (2, 1)
@@ -48,62 +56,76 @@ def test_a_saved_memo_answers_for_the_same_bytes_without_parsing(tmp_path):
 
 
 def test_a_page_with_another_envelope_but_the_same_data_is_found_by_its_data(tmp_path):
-    memo = PageMemo(tmp_path / "m.json")
+    memo = PageMemo(tmp_path / "m.jsonl")
     remembered(memo, body("r1"))
     memo.save()
-    again = PageMemo(tmp_path / "m.json")
-    page = again.page(again.decode(body("r2")), parse, 1)
+    again = PageMemo(tmp_path / "m.jsonl")
+    page = fetched(again, body("r2"))
     assert page.records == RECORDS  # parsed (the bytes differ) ...
     assert page.memo is not None and page.memo.ids == ["a1", "7"]  # ... but the hashes need not be computed
-    changed = again.page(again.decode(body("r3", [RECORDS[0], {"id": 7, "name": "Bob"}])), parse, 1)
+    changed = fetched(again, body("r3", [RECORDS[0], {"id": 7, "name": "Bob"}]))
     assert changed.memo is None
 
 
 def test_a_page_found_by_its_data_is_kept_with_its_own_envelope_numbers(tmp_path):
-    memo = PageMemo(tmp_path / "m.json")
+    memo = PageMemo(tmp_path / "m.jsonl")
     remembered(memo, body(total=2))
     memo.save()
-    shrunk = PageMemo(tmp_path / "m.json")  # rows deleted on later pages: same data, another total
-    page = shrunk.page(shrunk.decode(body(total=9)), parse, 1)
+    shrunk = PageMemo(tmp_path / "m.jsonl")  # rows deleted on later pages: same data, another total
+    page = fetched(shrunk, body(total=9))
     assert page.memo is not None and page.total == 9
     shrunk.keep(page)
     shrunk.save()
-    again = PageMemo(tmp_path / "m.json")
+    again = PageMemo(tmp_path / "m.jsonl")
     known = again.page(again.decode(body(total=9)), parse, 1)
     assert known.records == [] and known.total == 9  # found by its bytes, with the total those bytes hold
 
 
 def test_the_memo_keeps_only_the_pages_of_the_last_scan(tmp_path):
-    memo = PageMemo(tmp_path / "m.json")
+    memo = PageMemo(tmp_path / "m.jsonl")
     remembered(memo, body("r1", RECORDS[:1]))
     memo.save()
-    later = PageMemo(tmp_path / "m.json")
+    later = PageMemo(tmp_path / "m.jsonl")
     remembered(later, body("r1", RECORDS[1:]))
     later.save()
-    assert len(PageMemo(tmp_path / "m.json")) == 1
+    assert len(PageMemo(tmp_path / "m.jsonl")) == 1
 
 
 def test_an_unreadable_or_foreign_memo_is_ignored(tmp_path):
-    (tmp_path / "bad.json").write_bytes(b"{not json")
-    assert len(PageMemo(tmp_path / "bad.json")) == 0
-    memo = PageMemo(tmp_path / "old.json")
+    (tmp_path / "bad.jsonl").write_bytes(b"{not json")
+    assert len(PageMemo(tmp_path / "bad.jsonl")) == 0
+    memo = PageMemo(tmp_path / "m.jsonl")
     remembered(memo, body())
     memo.save()
-    stored = orjson.loads((tmp_path / "old.json").read_bytes())
-    (tmp_path / "old.json").write_bytes(orjson.dumps({**stored, "normalizer": "0"}))
-    assert len(PageMemo(tmp_path / "old.json")) == 0
-    body_key, data_key, ids, hashes, total, last_page = stored["pages"][0]
-    for row in ([body_key, data_key, ids + ["x"], hashes, total, last_page], [body_key, data_key, ids, hashes, "2", 1],
-                [body_key, data_key, ids], [body_key, data_key, [7, 8], hashes, total, last_page]):
-        (tmp_path / "odd.json").write_bytes(orjson.dumps({**stored, "pages": [stored["pages"][0], row]}))
-        assert len(PageMemo(tmp_path / "odd.json")) == 0, row
+    header, row = (orjson.loads(line) for line in (tmp_path / "m.jsonl").read_bytes().splitlines())
+    assert len(PageMemo(tmp_path / "m.jsonl")) == 1
 
+    def stored(header, *rows) -> PageMemo:
+        (tmp_path / "odd.jsonl").write_bytes(b"\n".join(orjson.dumps(line) for line in (header, *rows)))
+        return PageMemo(tmp_path / "odd.jsonl")
+
+    assert len(stored({**header, "normalizer": "0"}, row)) == 0  # another hash version
+    body_key, data_key, ids, hashes, total, last_page = row
+    for odd in ([body_key, data_key, ids + ["x"], hashes, total, last_page], [body_key, data_key, ids, hashes, "2", 1],
+                [body_key, data_key, ids], [body_key, data_key, [7, 8], hashes, total, last_page]):
+        assert len(stored(header, row, odd)) == 0, odd
+
+
+def test_an_unfinished_scan_leaves_the_stored_memo_as_it_was(tmp_path):
+    memo = PageMemo(tmp_path / "m.jsonl")
+    remembered(memo, body("r1", RECORDS[:1]))
+    memo.save()
+    interrupted = PageMemo(tmp_path / "m.jsonl")
+    remembered(interrupted, body("r1", RECORDS[1:]))
+    interrupted.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl"]
+    assert fetched(PageMemo(tmp_path / "m.jsonl"), body("r1", RECORDS[:1])).records == []
 
 def test_a_rerun_answers_every_unchanged_page_from_the_memo(sandbox_factory, tmp_path):
     sb = sandbox_factory(contacts=120, tickets=30, cx_logs=60)
     first = sync(sb, tmp_path, page_size=25)
     assert all(r["pages_from_memo"] == 0 for r in first.resources)
-    assert (tmp_path / "k_pipelines" / "klink_k" / MEMO_FOLDER / "contacts.json").exists()
+    assert (tmp_path / "k_pipelines" / "klink_k" / MEMO_FOLDER / "contacts.jsonl").exists()
 
     second = sync(sb, tmp_path, page_size=25)
     runs = runs_by_resource(second)
