@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import orjson
+import pytest
 
 from pipelines.klink_pipeline import DATASET_NAME
 from sources.klink.client import parse_page
@@ -81,16 +82,6 @@ def test_a_page_found_by_its_data_is_kept_with_its_own_envelope_numbers(tmp_path
     assert known.records == [] and known.total == 9  # found by its bytes, with the total those bytes hold
 
 
-def test_the_memo_keeps_only_the_pages_of_the_last_scan(tmp_path):
-    memo = PageMemo(tmp_path / "m.jsonl")
-    remembered(memo, body("r1", RECORDS[:1]))
-    memo.save()
-    later = PageMemo(tmp_path / "m.jsonl")
-    remembered(later, body("r1", RECORDS[1:]))
-    later.save()
-    assert len(PageMemo(tmp_path / "m.jsonl")) == 1
-
-
 def test_an_unreadable_or_foreign_memo_is_ignored(tmp_path):
     (tmp_path / "bad.jsonl").write_bytes(b"{not json")
     assert len(PageMemo(tmp_path / "bad.jsonl")) == 0
@@ -111,15 +102,20 @@ def test_an_unreadable_or_foreign_memo_is_ignored(tmp_path):
         assert len(stored(header, row, odd)) == 0, odd
 
 
-def test_an_unfinished_scan_leaves_the_stored_memo_as_it_was(tmp_path):
+@pytest.mark.parametrize("finished", [True, False])
+def test_a_finished_scan_replaces_the_memo_and_an_unfinished_one_leaves_it(tmp_path, finished):
     memo = PageMemo(tmp_path / "m.jsonl")
     remembered(memo, body("r1", RECORDS[:1]))
     memo.save()
-    interrupted = PageMemo(tmp_path / "m.jsonl")
-    remembered(interrupted, body("r1", RECORDS[1:]))
-    interrupted.discard()
+    later = PageMemo(tmp_path / "m.jsonl")
+    remembered(later, body("r1", RECORDS[1:]))
+    later.save() if finished else later.discard()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl"]
-    assert fetched(PageMemo(tmp_path / "m.jsonl"), body("r1", RECORDS[:1])).records == []
+    stored = PageMemo(tmp_path / "m.jsonl")
+    assert len(stored) == 1
+    assert (fetched(stored, body("r1", RECORDS[1:])).records == []) is finished
+    assert (fetched(stored, body("r1", RECORDS[:1])).records == []) is not finished
+
 
 def test_a_rerun_answers_every_unchanged_page_from_the_memo(sandbox_factory, tmp_path):
     sb = sandbox_factory(contacts=120, tickets=30, cx_logs=60)
