@@ -287,7 +287,8 @@ class _Run:
         yield _side(RUNS_TABLE, [{
             "resource": self.resource, "started_at": self.started_at, "finished_at": now, "complete": complete,
             "passes": report.passes, "pages": report.pages, "pages_from_memo": self.pages_from_memo,
-            "records_seen": self.records_seen, "new": t.new, "changed": t.changed, "unchanged": t.unchanged, "deleted": len(deleted), "rejected": len(self.rejected),
+            "records_seen": self.records_seen, "new": t.new, "changed": t.changed, "unchanged": t.unchanged,
+            "deleted": len(deleted), "rejected": len(self.rejected),
             "problems": "; ".join(report.problems) or None,
         }])
 
@@ -352,8 +353,8 @@ def cx_log_windows(ctx: SourceContext, resource: str = "cx_logs") -> Iterator[An
         headers = {"x-client-timezone": ctx.timezone}
         try:
             for lower, upper in plan_windows(begin, now, ctx.window):
-                fetch = ctx.fetcher(resource, params={"selectedDate": selected_date(lower, upper, ctx.tz)}, headers=headers,
-                                    memo=run.memo)
+                window = {"selectedDate": selected_date(lower, upper, ctx.tz)}
+                fetch = ctx.fetcher(resource, params=window, headers=headers, memo=run.memo)
                 scanner = Scanner(fetch, ctx.page_size, ctx.workers, ctx.max_rescans, f"{resource} {lower:%Y-%m-%d}")
                 for page in scanner.pages():
                     yield from run.take(page)
