@@ -18,8 +18,9 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, List, NamedTuple, Optional, Tuple
 
+import dlt
 import orjson
 from dlt.common import logger
 
@@ -56,10 +57,6 @@ class MemoEntry:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def pairs(self) -> Iterator[Tuple[str, str]]:
-        """(id, content hash) of each record, in page order."""
-        return zip(self.ids, self.hashes.split("\n") if self.ids else (), strict=True)
-
 
 class Decoded(NamedTuple):
     """A page body as fetched: parsed, or answered by the memo (then `parsed` is None)."""
@@ -83,12 +80,10 @@ class PageMemo:
 
     @classmethod
     def for_resource(cls, resource: str) -> "PageMemo":
-        """The memo of `resource` in the current pipeline's working folder (kept in memory only without one)."""
+        """The memo of `resource` in the current pipeline's working folder (none without a pipeline)."""
         try:
-            import dlt
-
             folder = Path(dlt.current.pipeline().working_dir) / MEMO_FOLDER
-        except Exception:  # no active pipeline: a memo for this run only
+        except Exception:  # no active pipeline: nothing is remembered
             return cls(None)
         return cls(folder / f"{resource}.jsonl")
 
@@ -150,9 +145,8 @@ class PageMemo:
 
     def remember(self, page: Page, pairs: List[Tuple[str, str]]) -> None:
         """Record what a parsed page held (every record with a usable id and its hash)."""
-        if page.data_key:
-            self._write(page.body_key, page.data_key, [rid for rid, _ in pairs], "\n".join(h for _, h in pairs),
-                        page.total, page.last_page)
+        self._write(page.body_key, page.data_key, [rid for rid, _ in pairs], "\n".join(h for _, h in pairs),
+                    page.total, page.last_page)
 
     def _write(self, *row: Any) -> None:
         if self.path is None:

@@ -299,8 +299,9 @@ def full_scan(ctx: SourceContext, resource: str) -> Iterator[Any]:
     try:
         try:
             known = read_known_hashes(resource) if ctx.change_detection else {}
-            run = _Run(ctx, resource, known, memo=resource not in FIELD_SOURCES.values())
-            if resource in FIELD_SOURCES.values():  # small lists, shared with the custom-field typing
+            form_fields = resource in FIELD_SOURCES.values()  # small lists, shared with the custom-field typing
+            run = _Run(ctx, resource, known, memo=not form_fields)
+            if form_fields:
                 records, report = ctx.scan_all(resource)
                 yield from run.rows(records, 0)
             else:
